@@ -1,0 +1,31 @@
+// The DataPlane interface (DESIGN.md "Data plane"). Key-management cores install SAs and
+// policies through it; backends: memory (tests, simulator), userspace (TUN + UDP/4500),
+// and later xfrm. Lives in the ipsec layer so protocol cores can depend on it without
+// importing any I/O shell.
+
+import type { Policy, SaConfig, SaStatus } from './types.js';
+
+export type DataPlaneEvent =
+  // A PROTECT policy matched an outbound packet and no outbound SA exists (RFC 4301 §5.1
+  // "acquire"). `packet` is the triggering inner packet so a key plane may hold it.
+  | { readonly type: 'acquire'; readonly policyId: string; readonly packet: Uint8Array; readonly atMs: number }
+  // A soft limit was reached: rekey now. Fired once per SA.
+  | { readonly type: 'soft-expire'; readonly spi: number; readonly direction: 'in' | 'out'; readonly atMs: number }
+  // A hard limit was reached: the SA has been removed.
+  | { readonly type: 'hard-expire'; readonly spi: number; readonly direction: 'in' | 'out'; readonly atMs: number };
+
+export interface DataPlane {
+  // Adds an SA. Throws DataPlaneError (code "sa-exists") if (direction, spi) is taken.
+  installSa(sa: SaConfig): Promise<void>;
+  // Replaces keys/lifetime of an existing SA with the same (direction, spi).
+  updateSa(sa: SaConfig): Promise<void>;
+  deleteSa(direction: 'in' | 'out', spi: number): Promise<boolean>;
+  installPolicy(policy: Policy): Promise<void>;
+  deletePolicy(id: string): Promise<boolean>;
+  listSas(): Promise<SaStatus[]>;
+  listPolicies(): Promise<Policy[]>;
+  // Drop reasons and totals, e.g. {"rx.esp": 10, "drop.replay": 1}.
+  counters(): Promise<Record<string, number>>;
+  on(listener: (event: DataPlaneEvent) => void): () => void;
+  close(): Promise<void>;
+}
