@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(tshark iperf3 nftables iproute2 tcpdump openssl
+DEBS=(tshark iperf3 nftables iproute2 tcpdump openssl iputils-ping g++ make python3
       strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins)
 missing=()
 for p in "${DEBS[@]}"; do

@@ -1,0 +1,133 @@
+// The ESP AEAD transforms, all built the same way: the keying material is the cipher key
+// followed by a 4-byte salt, each packet carries an 8-byte explicit IV, and the 12-byte
+// nonce is salt || IV.
+//   ENCR_AES_GCM_8/12/16 (IANA ENCR 18/19/20): RFC 4106 §4 (nonce), §8.1 (key + salt),
+//     ICV of 8, 12 or 16 bytes (§6).
+//   ENCR_CHACHA20_POLY1305 (IANA ENCR 28): RFC 7634 §2 (nonce = salt || IV), §4 (32-byte
+//     key + 4-byte salt), 16-byte tag (RFC 8439 §2.8).
+// The ciphertext is returned as ciphertext || ICV, the ESP layout (RFC 4303 §2.8).
+import {
+  createCipheriv,
+  createDecipheriv,
+  type CipherChaCha20Poly1305Types,
+  type CipherGCMTypes,
+  type KeyObject,
+} from 'node:crypto';
+import { ENCR, type EncryptionContext, type EncryptionTransform } from './types.js';
+import { CryptoErrorCode } from './error-codes.js';
+import { importSecretKey, requireLength } from './key-import.js';
+
+const SALT_BYTES = 4;
+const IV_BYTES = 8;
+const NONCE_BYTES = SALT_BYTES + IV_BYTES;
+// ESP itself needs the trailer 4-byte aligned (RFC 4303 §2.4); these ciphers have no block.
+const ESP_ALIGN_BYTES = 4;
+
+type AeadAlgorithm = CipherGCMTypes | CipherChaCha20Poly1305Types;
+
+interface AeadSpec {
+  readonly id: number;
+  readonly name: string;
+  readonly algorithm: AeadAlgorithm;
+  readonly keyBits: number;
+  readonly icvBytes: number;
+}
+
+class AeadContext implements EncryptionContext {
+  private readonly key: KeyObject;
+  private readonly salt: Buffer;
+  private readonly keyBytes: number;
+
+  constructor(
+    private readonly spec: AeadSpec,
+    keyMaterial: Uint8Array,
+  ) {
+    this.keyBytes = spec.keyBits / 8;
+    requireLength(`${spec.name} key material`, keyMaterial.length, this.keyBytes + SALT_BYTES, CryptoErrorCode.KEY_LENGTH);
+    this.key = importSecretKey(spec.name, keyMaterial.subarray(0, this.keyBytes), this.keyBytes);
+    this.salt = Buffer.from(keyMaterial.subarray(this.keyBytes)); // copy: the caller may reuse its buffer
+  }
+
+  private nonce(iv: Uint8Array): Buffer {
+    requireLength(`${this.spec.name} IV`, iv.length, IV_BYTES, CryptoErrorCode.IV_LENGTH);
+    const nonce = Buffer.allocUnsafe(NONCE_BYTES);
+    this.salt.copy(nonce, 0);
+    nonce.set(iv, SALT_BYTES);
+    return nonce;
+  }
+
+  encrypt(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+    const nonce = this.nonce(iv);
+    const options = { authTagLength: this.spec.icvBytes };
+    const cipher =
+      this.spec.algorithm === 'chacha20-poly1305'
+        ? createCipheriv(this.spec.algorithm, this.key, nonce, options)
+        : createCipheriv(this.spec.algorithm, this.key, nonce, options);
+    cipher.setAAD(aad, { plaintextLength: plaintext.length });
+    const body = cipher.update(plaintext);
+    cipher.final(); // stream ciphers: nothing buffered
+    const tag = cipher.getAuthTag();
+    return Buffer.concat([body, tag], body.length + tag.length);
+  }
+
+  decrypt(iv: Uint8Array, aad: Uint8Array, ciphertextAndIcv: Uint8Array): Buffer | null {
+    const nonce = this.nonce(iv);
+    const icvBytes = this.spec.icvBytes;
+    // Too short to hold an ICV: it cannot authenticate, which is a bad tag, not a caller bug.
+    if (ciphertextAndIcv.length < icvBytes) return null;
+    const bodyBytes = ciphertextAndIcv.length - icvBytes;
+    const options = { authTagLength: icvBytes };
+    const decipher =
+      this.spec.algorithm === 'chacha20-poly1305'
+        ? createDecipheriv(this.spec.algorithm, this.key, nonce, options)
+        : createDecipheriv(this.spec.algorithm, this.key, nonce, options);
+    decipher.setAuthTag(ciphertextAndIcv.subarray(bodyBytes));
+    decipher.setAAD(aad, { plaintextLength: bodyBytes });
+    const plaintext = decipher.update(ciphertextAndIcv.subarray(0, bodyBytes));
+    try {
+      decipher.final(); // throws when the tag does not verify
+    } catch {
+      return null;
+    }
+    return plaintext;
+  }
+}
+
+function aeadTransform(spec: AeadSpec): EncryptionTransform {
+  return {
+    id: spec.id,
+    name: spec.name,
+    keyBits: spec.keyBits,
+    keyMaterialBytes: spec.keyBits / 8 + SALT_BYTES,
+    ivBytes: IV_BYTES,
+    blockBytes: ESP_ALIGN_BYTES,
+    icvBytes: spec.icvBytes,
+    aead: true,
+    testOnly: false,
+    createContext: (keyMaterial) => new AeadContext(spec, keyMaterial),
+  };
+}
+
+export type GcmIcvBytes = 8 | 12 | 16;
+
+const GCM_ID: Record<GcmIcvBytes, number> = { 8: ENCR.AES_GCM_8, 12: ENCR.AES_GCM_12, 16: ENCR.AES_GCM_16 };
+
+export function aesGcmTransform(keyBits: 128 | 192 | 256, icvBytes: GcmIcvBytes): EncryptionTransform {
+  return aeadTransform({
+    id: GCM_ID[icvBytes],
+    name: `aes${keyBits}gcm${icvBytes}`,
+    algorithm: `aes-${keyBits}-gcm`,
+    keyBits,
+    icvBytes,
+  });
+}
+
+export function chacha20Poly1305Transform(): EncryptionTransform {
+  return aeadTransform({
+    id: ENCR.CHACHA20_POLY1305,
+    name: 'chacha20poly1305',
+    algorithm: 'chacha20-poly1305',
+    keyBits: 256,
+    icvBytes: 16,
+  });
+}
