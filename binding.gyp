@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "keyplane_native",
+      "sources": ["native/keyplane_native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "conditions": [["OS!='linux'", {"type": "none", "sources": []}]]
+    }
+  ]
+}
