@@ -63,6 +63,12 @@ export const dataplaneShape = {
   port: port.default(DEFAULT_PORT),
   natKeepaliveSeconds: z.number().int().min(0).max(3600).default(DEFAULT_NAT_KEEPALIVE_SECONDS),
   controlSocket: z.string().min(1).max(107).default(DEFAULT_CONTROL_SOCKET), // sun_path is 108 bytes
+  // Performance switches of the userspace backend (docs/configuration.md): the native
+  // batched UDP path with GSO/GRO, and TUN offload (IFF_VNET_HDR). 'dgram' is Node's own
+  // socket, slower but with no native code in the UDP path.
+  udpBackend: z.enum(['native', 'dgram'], { error: 'expected "native" or "dgram"' }).default('native'),
+  udpOffload: z.boolean({ error: 'expected true or false' }).default(true),
+  tunOffload: z.boolean({ error: 'expected true or false' }).default(true),
 };
 
 export const policyNameSchema = z

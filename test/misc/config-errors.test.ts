@@ -66,6 +66,8 @@ const CASES: [string, (c: Obj) => void, string, RegExp][] = [
   ['bad local address', (c) => ((c['dataplane'] as Obj)['localAddress'] = '192.0.2.256'), 'dataplane.localAddress', /IPv4 or IPv6 address/],
   ['misspelt data plane field', (c) => ((c['dataplane'] as Obj)['mut'] = 1400), 'dataplane', /unknown field "mut"/],
   ['tun name too long', (c) => ((c['dataplane'] as Obj)['tunName'] = 'x'.repeat(16)), 'dataplane.tunName', /1-15/],
+  ['unknown UDP backend', (c) => ((c['dataplane'] as Obj)['udpBackend'] = 'kernel'), 'dataplane.udpBackend', /"native" or "dgram"/],
+  ['offload not a boolean', (c) => ((c['dataplane'] as Obj)['tunOffload'] = 'yes'), 'dataplane.tunOffload', /true or false/],
   ['port out of range', (c) => ((c['dataplane'] as Obj)['port'] = 70000), 'dataplane.port', /65535/],
   ['policies not a list', (c) => (c['policies'] = { name: 'x' }), 'policies', /list of policies/],
   ['policy with host bits', (c) => (policy(c, 0)['local'] = '10.1.0.1/24'), 'policies[0].local', /host bits set; did you mean 10\.1\.0\.0\/24/],

@@ -14,6 +14,8 @@ dataplane:
   port: 4500
   natKeepaliveSeconds: 0
   controlSocket: /tmp/kp-a.sock
+  udpBackend: dgram
+  udpOffload: false
 policies:
   - name: a-b
     priority: 10
@@ -71,6 +73,9 @@ test('a full config converts to the exact policies and SAs', () => {
     port: 4500,
     natKeepaliveSeconds: 0,
     controlSocket: '/tmp/kp-a.sock',
+    udpBackend: 'dgram',
+    udpOffload: false,
+    tunOffload: true,
   });
   const aToB = {
     id: 'a-b',
@@ -167,6 +172,9 @@ sas:
     port: 4500,
     natKeepaliveSeconds: 20,
     controlSocket: '/run/keyplane/dataplane.sock',
+    udpBackend: 'native',
+    udpOffload: true,
+    tunOffload: true,
   });
   assert.deepEqual(cfg.policies, [
     {

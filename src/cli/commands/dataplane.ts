@@ -61,6 +61,9 @@ export async function runDataplane(cfg: ManualKeyingConfig, log: Logger, options
     localAddress: d.localAddress,
     port: d.port,
     natKeepaliveMs: d.natKeepaliveSeconds * 1000,
+    udpBackend: d.udpBackend,
+    udpOffload: d.udpOffload,
+    tunOffload: d.tunOffload,
   });
   let server: ControlServer | undefined;
   let unsubscribe: (() => void) | undefined;
