@@ -13,7 +13,7 @@ import {
   type CipherGCMTypes,
   type KeyObject,
 } from 'node:crypto';
-import { ENCR, type EncryptionContext, type EncryptionTransform } from './types.js';
+import { CryptoError, ENCR, type EncryptionContext, type EncryptionTransform } from './types.js';
 import { CryptoErrorCode } from './error-codes.js';
 import { importSecretKey, requireLength } from './key-import.js';
 
@@ -46,28 +46,52 @@ class AeadContext implements EncryptionContext {
     requireLength(`${spec.name} key material`, keyMaterial.length, this.keyBytes + SALT_BYTES, CryptoErrorCode.KEY_LENGTH);
     this.key = importSecretKey(spec.name, keyMaterial.subarray(0, this.keyBytes), this.keyBytes);
     this.salt = Buffer.from(keyMaterial.subarray(this.keyBytes)); // copy: the caller may reuse its buffer
+    this.salt.copy(this.nonceScratch, 0);
   }
+
+  // One nonce buffer per context, salt pre-filled: createCipheriv copies the nonce, so
+  // reusing it per packet is safe and saves an allocation on the hot path.
+  private readonly nonceScratch = Buffer.alloc(NONCE_BYTES);
 
   private nonce(iv: Uint8Array): Buffer {
     requireLength(`${this.spec.name} IV`, iv.length, IV_BYTES, CryptoErrorCode.IV_LENGTH);
-    const nonce = Buffer.allocUnsafe(NONCE_BYTES);
-    this.salt.copy(nonce, 0);
-    nonce.set(iv, SALT_BYTES);
-    return nonce;
+    this.nonceScratch.set(iv, SALT_BYTES);
+    return this.nonceScratch;
   }
 
-  encrypt(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
-    const nonce = this.nonce(iv);
+  private cipher(iv: Uint8Array, aad: Uint8Array, plaintextLength: number) {
     const options = { authTagLength: this.spec.icvBytes };
+    const nonce = this.nonce(iv);
     const cipher =
       this.spec.algorithm === 'chacha20-poly1305'
         ? createCipheriv(this.spec.algorithm, this.key, nonce, options)
         : createCipheriv(this.spec.algorithm, this.key, nonce, options);
-    cipher.setAAD(aad, { plaintextLength: plaintext.length });
-    const body = cipher.update(plaintext);
-    cipher.final(); // stream ciphers: nothing buffered
-    const tag = cipher.getAuthTag();
-    return Buffer.concat([body, tag], body.length + tag.length);
+    cipher.setAAD(aad, { plaintextLength });
+    return cipher;
+  }
+
+  encrypt(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(plaintext.length + this.spec.icvBytes);
+    this.encryptTo(iv, aad, [plaintext], out, 0);
+    return out;
+  }
+
+  encryptTo(iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array, outOffset: number): number {
+    let length = 0;
+    for (const p of parts) length += p.length;
+    if (outOffset < 0 || outOffset + length + this.spec.icvBytes > out.length) {
+      throw new CryptoError(CryptoErrorCode.OUTPUT_LENGTH, `${this.spec.name}: output buffer too small`);
+    }
+    const cipher = this.cipher(iv, aad, length);
+    let at = outOffset;
+    for (const p of parts) {
+      const body = cipher.update(p); // stream ciphers: output length = input length
+      out.set(body, at);
+      at += body.length;
+    }
+    cipher.final(); // nothing buffered
+    out.set(cipher.getAuthTag(), at);
+    return length + this.spec.icvBytes;
   }
 
   decrypt(iv: Uint8Array, aad: Uint8Array, ciphertextAndIcv: Uint8Array): Buffer | null {

@@ -37,6 +37,25 @@ class AesCbcContext implements EncryptionContext {
     return tail.length === 0 ? out : Buffer.concat([out, tail]);
   }
 
+  encryptTo(iv: Uint8Array, _aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array, outOffset: number): number {
+    requireLength(`${this.name} IV`, iv.length, BLOCK_BYTES, CryptoErrorCode.IV_LENGTH);
+    let length = 0;
+    for (const p of parts) length += p.length;
+    requireAligned(this.name, 'plaintext', length);
+    if (outOffset < 0 || outOffset + length > out.length) {
+      throw new CryptoError(CryptoErrorCode.OUTPUT_LENGTH, `${this.name}: output buffer too small`);
+    }
+    const cipher = createCipheriv(this.algorithm, this.key, iv).setAutoPadding(false);
+    let at = outOffset;
+    for (const p of parts) {
+      const body = cipher.update(p); // a part need not be block aligned: OpenSSL carries the rest
+      out.set(body, at);
+      at += body.length;
+    }
+    cipher.final(); // empty: the total is block aligned and padding is off
+    return length;
+  }
+
   decrypt(iv: Uint8Array, _aad: Uint8Array, ciphertext: Uint8Array): Buffer {
     requireLength(`${this.name} IV`, iv.length, BLOCK_BYTES, CryptoErrorCode.IV_LENGTH);
     requireAligned(this.name, 'ciphertext', ciphertext.length);

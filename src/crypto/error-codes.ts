@@ -17,6 +17,8 @@ export const CryptoErrorCode = {
   INVALID_PRIVATE: 'crypto.invalid-private-value',
   // prf+ asked for more than 255 PRF blocks (RFC 7296 §2.13).
   PRF_PLUS_LENGTH: 'crypto.prf-plus-too-long',
+  // An output buffer too small for the ciphertext (caller bug).
+  OUTPUT_LENGTH: 'crypto.output-too-small',
   // Any other argument outside its documented domain (e.g. a random range).
   BAD_ARGUMENT: 'crypto.bad-argument',
 } as const;

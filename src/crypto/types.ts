@@ -68,6 +68,11 @@ export interface EncryptionContext {
   // AEAD: returns ciphertext || ICV, authenticating `aad`. Plain cipher: `aad` is ignored
   // and plaintext must already be a multiple of blockBytes.
   encrypt(iv: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer;
+  // The same, for the per-packet hot path: the plaintext is the concatenation of `parts`
+  // (ESP: payload, then padding + trailer, so the payload needs no copy), and the
+  // ciphertext (|| ICV) is written into `out` at `outOffset`. `out` may overlap the parts:
+  // node:crypto returns fresh memory for each update. Returns the bytes written.
+  encryptTo(iv: Uint8Array, aad: Uint8Array, parts: readonly Uint8Array[], out: Uint8Array, outOffset: number): number;
   // Returns null when AEAD authentication fails (never throws for a bad tag).
   // Throws CryptoError only for caller bugs (wrong IV length, misaligned input).
   decrypt(iv: Uint8Array, aad: Uint8Array, ciphertextAndIcv: Uint8Array): Buffer | null;

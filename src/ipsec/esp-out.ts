@@ -46,10 +46,12 @@ export function espSeal(
   } else if (c.ivBytes > 0) {
     ivPool.fill(out, ESP_HEADER_BYTES, c.ivBytes);
   }
+  // Payload, padding and trailer are laid out in the packet buffer and encrypted in place
+  // with one cipher call: measured cheaper than a second update() call for the trailer.
   out.set(payload, ptOff);
   writeEspTrailer(out, ptOff + payload.length, pad, nextHeader);
   const ivView = out.subarray(ESP_HEADER_BYTES, ptOff);
-  const plaintext = out.subarray(ptOff, ptOff + ptLen);
+  const parts = [out.subarray(ptOff, ptOff + ptLen)];
   if (c.aead) {
     let aad: Uint8Array;
     if (c.esn) {
@@ -60,10 +62,10 @@ export function espSeal(
       aad = out.subarray(0, ESP_HEADER_BYTES);
     }
     // ciphertext || tag, exactly ptLen + icvBytes: the rest of the packet.
-    c.enc.encrypt(ivView, aad, plaintext).copy(out, ptOff);
+    c.enc.encryptTo(ivView, aad, parts, out, ptOff);
     return out;
   }
-  c.enc.encrypt(ivView, EMPTY, plaintext).copy(out, ptOff);
+  c.enc.encryptTo(ivView, EMPTY, parts, out, ptOff);
   if (c.integ !== null) {
     const covered = out.subarray(0, ptOff + ptLen);
     let icv: Buffer;
