@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "keyplane_native",
-      "sources": ["native/keyplane_native.c"],
+      "sources": ["native/keyplane_native.c", "native/segment.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "conditions": [["OS!='linux'", {"type": "none", "sources": []}]]
     }

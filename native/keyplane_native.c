@@ -10,7 +10,10 @@
 // for TUN (the kernel takes one packet per write), sendmmsg(2) for UDP.
 //
 // Written against node_api.h only (N-API version 8), no C++ and no npm dependency.
-// See docs/dependencies.md "TUN device".
+// See docs/dependencies.md "TUN device". The pure packet functions (segmentation,
+// coalescing, checksums) are in segment.c, where test/native/harness.c can run them under
+// AddressSanitizer; docs/architecture.md "Native addon safety" lists the rules this file
+// keeps so that no input from JavaScript, the kernel or the network can crash the process.
 
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
@@ -36,6 +39,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "segment.h"
+
 #define MAX_PACKET 65536           // largest IP packet / UDP datagram we read
 #define TUN_SCRATCH (512 * 1024)   // one TUN batch is read into this much memory
 #define UDP_META 20                // per datagram: family, flags, port, 16 address bytes
@@ -53,16 +58,36 @@
 static napi_value throw_errno(napi_env env, const char *syscall, int err) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", syscall, strerror(err));
-  napi_value message, error, num, sc;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, NULL, message, &error);
-  napi_create_int32(env, err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
-  napi_set_named_property(env, error, "syscall", sc);
-  napi_throw(env, error);
+  // Safety: each step is checked; if building the Error fails, a plain one is thrown
+  // (using an uninitialised napi_value would crash).
+  napi_value message = NULL, error = NULL, num = NULL, sc = NULL;
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, NULL, message, &error) != napi_ok || napi_create_int32(env, err, &num) != napi_ok ||
+      napi_set_named_property(env, error, "errno", num) != napi_ok ||
+      napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc) != napi_ok ||
+      napi_set_named_property(env, error, "syscall", sc) != napi_ok || napi_throw(env, error) != napi_ok) {
+    napi_throw_error(env, NULL, msg);  // fails harmlessly if an exception is already pending
+  }
   return NULL;
 }
+
+// Safety: every N-API call is checked. A failed call leaves its out-parameter unset, and
+// passing that on crashes the process, so on failure the function returns to JavaScript
+// at once: with the pending exception if the call left one (e.g. an accessor that threw),
+// else with an Error naming the call.
+static napi_value napi_failed(napi_env env, const char *call) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "keyplane native addon: %.150s failed", call);
+    napi_throw_error(env, NULL, msg);
+  }
+  return NULL;
+}
+#define CHECK(env, call)                                 \
+  do {                                                   \
+    if ((call) != napi_ok) return napi_failed(env, #call); \
+  } while (0)
 
 static napi_value throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, NULL, msg);
@@ -78,15 +103,16 @@ static int get_str(napi_env env, napi_value v, char *buf, size_t cap, size_t *le
   size_t n = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &n) != napi_ok) return 0;
   if (n + 1 > cap) return 0;
-  napi_get_value_string_utf8(env, v, buf, cap, &n);
+  if (napi_get_value_string_utf8(env, v, buf, cap, &n) != napi_ok) return 0;
   if (len) *len = n;
   return 1;
 }
 
+// The pointer stays valid only while no JavaScript runs (JS could detach, transfer or
+// shrink the buffer): take it after every call that may run JS (napi_get_element).
 static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta) return 0;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
   napi_typedarray_type type;
   size_t length, offset;
   napi_value ab;
@@ -96,6 +122,12 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   *data = p;
   *len = length;
   return 1;
+}
+
+// Sets obj[key] = an int32; 0 on failure.
+static int set_int(napi_env env, napi_value obj, const char *key, int32_t value) {
+  napi_value v;
+  return napi_create_int32(env, value, &v) == napi_ok && napi_set_named_property(env, obj, key, v) == napi_ok;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -111,10 +143,10 @@ static int get_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
 static napi_value open_tun(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) return throw_type(env, "openTun(name, mtu, vnetHdr)");
   bool vnet = false;
-  if (argc >= 3) napi_get_value_bool(env, argv[2], &vnet);
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &vnet) != napi_ok) vnet = false;
   char name[IFNAMSIZ];
   size_t name_len = 0;
   if (!get_str(env, argv[0], name, sizeof name, &name_len)) {
@@ -171,12 +203,14 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
   }
   close(sock);
 
-  napi_value result, vfd, vname;
-  napi_create_object(env, &result);
-  napi_create_int32(env, fd, &vfd);
-  napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &vname);
-  napi_set_named_property(env, result, "fd", vfd);
-  napi_set_named_property(env, result, "name", vname);
+  // Safety: if the result cannot be built, the descriptor would be lost to JS: close it.
+  napi_value result, vname;
+  if (napi_create_object(env, &result) != napi_ok || !set_int(env, result, "fd", fd) ||
+      napi_create_string_utf8(env, actual, NAPI_AUTO_LENGTH, &vname) != napi_ok ||
+      napi_set_named_property(env, result, "name", vname) != napi_ok) {
+    close(fd);
+    return napi_failed(env, "openTun result");
+  }
   return result;
 }
 
@@ -184,7 +218,7 @@ static napi_value open_tun(napi_env env, napi_callback_info info) {
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   if (argc < 1 || !get_i32(env, argv[0], &fd)) return throw_type(env, "closeFd(fd)");
   if (close(fd) < 0) return throw_errno(env, "close", errno);
@@ -196,7 +230,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 static napi_value set_blocking(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   bool blocking = false;
   if (argc < 2 || !get_i32(env, argv[0], &fd) || napi_get_value_bool(env, argv[1], &blocking) != napi_ok) {
@@ -241,7 +275,7 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss, s
 static napi_value make_sockaddr(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char host[128];
   int32_t port;
   if (argc < 2 || !get_str(env, argv[0], host, sizeof host, NULL) || !get_i32(env, argv[1], &port)) {
@@ -251,7 +285,7 @@ static napi_value make_sockaddr(napi_env env, napi_callback_info info) {
   socklen_t len;
   if (port < 0 || port > 65535 || !parse_addr(host, port, &ss, &len)) return throw_errno(env, "inet_pton", EINVAL);
   napi_value buf;
-  napi_create_buffer_copy(env, len, &ss, NULL, &buf);
+  CHECK(env, napi_create_buffer_copy(env, len, &ss, NULL, &buf));
   return buf;
 }
 
@@ -261,7 +295,7 @@ static napi_value make_sockaddr(napi_env env, napi_callback_info info) {
 static napi_value udp_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char host[128];
   int32_t port, bufsize;
   if (argc < 3 || !get_str(env, argv[0], host, sizeof host, NULL) || !get_i32(env, argv[1], &port) ||
@@ -276,7 +310,7 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   int one = 1;
   if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   bool want_gro = false;
-  if (argc >= 4) napi_get_value_bool(env, argv[3], &want_gro);
+  if (argc >= 4 && napi_get_value_bool(env, argv[3], &want_gro) != napi_ok) want_gro = false;
   bool gro = want_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
   if (bufsize > 0) {
     // FORCE variants need CAP_NET_ADMIN; fall back to the capped ones.
@@ -292,17 +326,21 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   }
   struct sockaddr_storage bound;
   socklen_t blen = sizeof bound;
-  getsockname(fd, (struct sockaddr *)&bound, &blen);
+  if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {  // else `bound` is garbage
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "getsockname", err);
+  }
   int bport = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                : ((struct sockaddr_in6 *)&bound)->sin6_port);
-  napi_value result, vfd, vport, vgro;
-  napi_create_object(env, &result);
-  napi_create_int32(env, fd, &vfd);
-  napi_create_int32(env, bport, &vport);
-  napi_get_boolean(env, gro, &vgro);
-  napi_set_named_property(env, result, "fd", vfd);
-  napi_set_named_property(env, result, "port", vport);
-  napi_set_named_property(env, result, "gro", vgro);
+  // Safety: as in openTun, a result that cannot be built must not leak the descriptor.
+  napi_value result, vgro;
+  if (napi_create_object(env, &result) != napi_ok || !set_int(env, result, "fd", fd) ||
+      !set_int(env, result, "port", bport) || napi_get_boolean(env, gro, &vgro) != napi_ok ||
+      napi_set_named_property(env, result, "gro", vgro) != napi_ok) {
+    close(fd);
+    return napi_failed(env, "udpOpen result");
+  }
   return result;
 }
 
@@ -320,130 +358,56 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
 //           TCP/IP stack then handles one packet instead of dozens. Every segment was
 //           already authenticated by ESP; the merged packet is marked NEEDS_CSUM, so the
 //           kernel completes (or, when forwarding, recomputes per segment) the checksum.
-
-typedef struct {
-  uint8_t *p;
-  size_t len;
-  int v6;
-  size_t ip_hl, tcp_hl;  // header lengths; tcp_hl 0 = not a mergeable TCP segment
-  uint32_t seq;
-  size_t payload;
-} seg_t;
-
-static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-
-// Fills s for a packet that could be part of a coalesced run: IPv4 without options and
-// fragments, or IPv6 with TCP as the first next header; TCP with only ACK (and PSH) set
-// and a payload. Anything else gets tcp_hl = 0 and is written on its own.
-static void classify_seg(seg_t *s) {
-  s->tcp_hl = 0;
-  const uint8_t *p = s->p;
-  if (s->len < 20) return;
-  if ((p[0] >> 4) == 4) {
-    if (p[0] != 0x45 || p[9] != 6 || (be16(p + 6) & 0x3fff) != 0 || be16(p + 2) != s->len) return;
-    s->v6 = 0;
-    s->ip_hl = 20;
-  } else if ((p[0] >> 4) == 6) {
-    if (s->len < 40 || p[6] != 6 || (size_t)be16(p + 4) + 40 != s->len) return;
-    s->v6 = 1;
-    s->ip_hl = 40;
-  } else {
-    return;
-  }
-  if (s->len < s->ip_hl + 20) return;
-  const uint8_t *t = p + s->ip_hl;
-  size_t hl = (size_t)(t[12] >> 4) * 4;
-  uint8_t flags = t[13];
-  if (hl < 20 || s->len < s->ip_hl + hl) return;
-  if ((flags & ~0x08) != 0x10) return;  // ACK, optionally PSH; no SYN/FIN/RST/URG/ECE/CWR
-  if (s->len == s->ip_hl + hl) return;   // pure ACK: nothing to coalesce
-  s->tcp_hl = hl;
-  s->seq = be32(t + 4);
-  s->payload = s->len - s->ip_hl - hl;
-}
-
-// May b follow a in one coalesced segment whose segments carry `mss` bytes each?
-static int continues(const seg_t *a, const seg_t *b, size_t mss) {
-  if (!b->tcp_hl || b->v6 != a->v6 || b->tcp_hl != a->tcp_hl || b->payload > mss) return 0;
-  if (a->p[a->ip_hl + 13] & 0x08) return 0;  // a PSH segment ends a run
-  if (a->seq + (uint32_t)a->payload != b->seq) return 0;
-  const uint8_t *x = a->p, *y = b->p;
-  if (!a->v6) {
-    // TOS, TTL, protocol, addresses, DF flag
-    if (x[1] != y[1] || x[8] != y[8] || memcmp(x + 12, y + 12, 8) != 0 || (x[6] & 0x40) != (y[6] & 0x40)) return 0;
-  } else {
-    // traffic class + flow label, hop limit, addresses
-    if (memcmp(x, y, 4) != 0 || x[7] != y[7] || memcmp(x + 8, y + 8, 32) != 0) return 0;
-  }
-  const uint8_t *ta = x + a->ip_hl, *tb = y + b->ip_hl;
-  // ports, ack number, window, and identical options (e.g. timestamps)
-  if (memcmp(ta, tb, 4) != 0 || memcmp(ta + 8, tb + 8, 4) != 0 || memcmp(ta + 14, tb + 14, 2) != 0) return 0;
-  if (memcmp(ta + 20, tb + 20, a->tcp_hl - 20) != 0) return 0;
-  return 1;
-}
-
-static uint32_t sum16(const uint8_t *p, size_t n, uint32_t sum) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-  if (n & 1) sum += (uint32_t)(p[n - 1] << 8);
-  return sum;
-}
-
-static uint16_t fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return (uint16_t)sum;
-}
-
-#define GRO_MAX_SEGS 64
-#define GRO_MAX_BYTES 65535
+//           Only segments whose own checksums verify are merged (segment.c classify_seg).
 
 static napi_value tun_write(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd, mode = 0;
   bool is_array = false;
   if (argc < 2 || !get_i32(env, argv[0], &fd) || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
     return throw_type(env, "tunWrite(fd, packets[], mode)");
   }
-  if (argc >= 3) get_i32(env, argv[2], &mode);
+  if (argc >= 3 && !get_i32(env, argv[2], &mode)) mode = 0;
   uint32_t n;
-  napi_get_array_length(env, argv[1], &n);
+  CHECK(env, napi_get_array_length(env, argv[1], &n));
   uint32_t ok = 0;
   enum { CHUNK = 256 };
+  napi_value els[CHUNK];
   seg_t segs[CHUNK];
   for (uint32_t base = 0; base < n; base += CHUNK) {
     uint32_t k = n - base < CHUNK ? n - base : CHUNK;
+    // Safety: two passes. napi_get_element can run JavaScript (an accessor on the array),
+    // and that JavaScript could detach, transfer or shrink the buffer of an element fetched
+    // before it (use after free). So all elements of the chunk are fetched first (a
+    // throwing accessor ends the call with its exception), then their data pointers are
+    // taken; from there to the last write of the chunk no JavaScript runs.
+    for (uint32_t i = 0; i < k; i++) CHECK(env, napi_get_element(env, argv[1], base + i, &els[i]));
     for (uint32_t i = 0; i < k; i++) {
-      napi_value el;
-      napi_get_element(env, argv[1], base + i, &el);
-      if (!get_bytes(env, el, &segs[i].p, &segs[i].len)) return throw_type(env, "packets must be Uint8Arrays");
-      if (mode == 2) classify_seg(&segs[i]);
-      else segs[i].tcp_hl = 0;
+      if (!get_bytes(env, els[i], &segs[i].p, &segs[i].len)) return throw_type(env, "packets must be Uint8Arrays");
+      if (mode == 2) {
+        classify_seg(&segs[i]);
+      } else {
+        segs[i].tcp_hl = 0;
+        segs[i].payload = 0;
+      }
     }
     for (uint32_t i = 0; i < k;) {
-      uint32_t j = i + 1;
       ssize_t w;
       if (mode == 0) {
         do {
           w = write(fd, segs[i].p, segs[i].len);
         } while (w < 0 && errno == EINTR);
         if (w == (ssize_t)segs[i].len) ok++;
-        i = j;
+        i++;
         continue;
       }
       struct virtio_net_hdr vh;
-      memset(&vh, 0, sizeof vh);
-      size_t mss = segs[i].payload, total = segs[i].len;
-      if (segs[i].tcp_hl) {
-        while (j < k && j - i < GRO_MAX_SEGS && total + segs[j].payload <= GRO_MAX_BYTES &&
-               continues(&segs[j - 1], &segs[j], mss)) {
-          total += segs[j].payload;
-          j++;
-          if (segs[j - 1].payload < mss) break;  // a short segment ends a run
-        }
-      }
+      size_t total;
+      uint32_t j = coalesce_run(segs, i, k, &total);
       if (j - i == 1) {
+        memset(&vh, 0, sizeof vh);
         struct iovec v[2] = {{&vh, sizeof vh}, {segs[i].p, segs[i].len}};
         do {
           w = writev(fd, v, 2);
@@ -452,41 +416,9 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
         i = j;
         continue;
       }
-      // Headers of the merged segment: the first segment's, with lengths and checksums
-      // for the whole run; PSH if the last segment had it.
-      const seg_t *f = &segs[i];
-      size_t hl = f->ip_hl + f->tcp_hl;
-      uint8_t hdr[40 + 60];
-      memcpy(hdr, f->p, hl);
-      uint8_t *t = hdr + f->ip_hl;
-      t[13] |= segs[j - 1].p[segs[j - 1].ip_hl + 13] & 0x08;
-      size_t tcp_len = total - f->ip_hl;
-      uint32_t pseudo;
-      if (!f->v6) {
-        hdr[2] = (uint8_t)(total >> 8);
-        hdr[3] = (uint8_t)total;
-        hdr[10] = hdr[11] = 0;
-        uint16_t c = (uint16_t)~fold(sum16(hdr, 20, 0));
-        hdr[10] = (uint8_t)(c >> 8);
-        hdr[11] = (uint8_t)c;
-        pseudo = sum16(hdr + 12, 8, 0) + 6 + (uint32_t)tcp_len;
-        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-      } else {
-        hdr[4] = (uint8_t)(tcp_len >> 8);
-        hdr[5] = (uint8_t)tcp_len;
-        pseudo = sum16(hdr + 8, 32, 0) + 6 + (uint32_t)tcp_len;
-        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
-      }
-      // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not inverted.
-      uint16_t ps = fold(pseudo);
-      t[16] = (uint8_t)(ps >> 8);
-      t[17] = (uint8_t)ps;
-      vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-      vh.hdr_len = (uint16_t)hl;
-      vh.gso_size = (uint16_t)mss;
-      vh.csum_start = (uint16_t)f->ip_hl;
-      vh.csum_offset = 16;
-      struct iovec v[2 + GRO_MAX_SEGS];
+      uint8_t hdr[COALESCE_HDR_MAX];
+      size_t hl = coalesce_header(segs, i, j, total, hdr, &vh);
+      struct iovec v[2 + GRO_MAX_SEGS];  // coalesce_run: j - i <= GRO_MAX_SEGS
       v[0].iov_base = &vh;
       v[0].iov_len = sizeof vh;
       v[1].iov_base = hdr;
@@ -503,7 +435,7 @@ static napi_value tun_write(napi_env env, napi_callback_info info) {
     }
   }
   napi_value result;
-  napi_create_uint32(env, ok, &result);
+  CHECK(env, napi_create_uint32(env, ok, &result));
   return result;
 }
 
@@ -520,20 +452,21 @@ static int gso_disabled = 0;
 static napi_value udp_send(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd;
   bool a1 = false, a2 = false, want_gso = false;
   if (argc < 3 || !get_i32(env, argv[0], &fd) || napi_is_array(env, argv[1], &a1) != napi_ok || !a1 ||
       napi_is_array(env, argv[2], &a2) != napi_ok || !a2) {
     return throw_type(env, "udpSend(fd, packets[], addrs[], gso)");
   }
-  if (argc >= 4) napi_get_value_bool(env, argv[3], &want_gso);
+  if (argc >= 4 && napi_get_value_bool(env, argv[3], &want_gso) != napi_ok) want_gso = false;
   uint32_t n, m;
-  napi_get_array_length(env, argv[1], &n);
-  napi_get_array_length(env, argv[2], &m);
+  CHECK(env, napi_get_array_length(env, argv[1], &n));
+  CHECK(env, napi_get_array_length(env, argv[2], &m));
   if (m != n) return throw_type(env, "udpSend: packets and addrs differ in length");
 
   enum { CHUNK = 256 };
+  napi_value pel[CHUNK], ael[CHUNK];
   struct iovec iov[CHUNK];
   uint8_t *addr_of[CHUNK];
   size_t alen_of[CHUNK];
@@ -547,13 +480,16 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
 
   for (uint32_t base = 0; base < n; base += CHUNK) {
     uint32_t k = n - base < CHUNK ? n - base : CHUNK;
+    // Safety: two passes, as in tunWrite (accessors run JavaScript that could free the
+    // buffers of elements already fetched): fetch every element, then take the pointers.
     for (uint32_t i = 0; i < k; i++) {
-      napi_value p, a;
+      CHECK(env, napi_get_element(env, argv[1], base + i, &pel[i]));
+      CHECK(env, napi_get_element(env, argv[2], base + i, &ael[i]));
+    }
+    for (uint32_t i = 0; i < k; i++) {
       uint8_t *data;
       size_t len;
-      napi_get_element(env, argv[1], base + i, &p);
-      napi_get_element(env, argv[2], base + i, &a);
-      if (!get_bytes(env, p, &data, &len) || !get_bytes(env, a, &addr_of[i], &alen_of[i])) {
+      if (!get_bytes(env, pel[i], &data, &len) || !get_bytes(env, ael[i], &addr_of[i], &alen_of[i])) {
         return throw_type(env, "udpSend: packets and addrs must be Uint8Arrays");
       }
       iov[i].iov_base = data;
@@ -564,7 +500,9 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
     for (uint32_t i = 0; i < k;) {
       uint32_t j = i + 1;
       size_t seg = iov[i].iov_len, total = seg;
-      if (want_gso && !gso_disabled) {
+      // seg > 0: a UDP_SEGMENT of 0 means "no segmentation" to the kernel, which would
+      // send a group of empty datagrams as one and count them all as sent.
+      if (want_gso && !gso_disabled && seg > 0) {
         while (j < k && j - i < GSO_MAX_SEGMENTS && alen_of[j] == alen_of[i] &&
                memcmp(addr_of[j], addr_of[i], alen_of[i]) == 0 && iov[j].iov_len <= seg &&
                total + iov[j].iov_len <= GSO_MAX_BYTES) {
@@ -626,100 +564,12 @@ static napi_value udp_send(napi_env env, napi_callback_info info) {
     }
   }
   napi_value result;
-  napi_create_uint32(env, sent, &result);
+  CHECK(env, napi_create_uint32(env, sent, &result));
   return result;
 }
 
-
-// ---------------------------------------------------------------------------------------
-// TSO from the kernel (TUN_F_TSO4/6 + TUN_F_CSUM): a packet read from the device may be
-// one large TCP segment (gso_type TCPV4/TCPV6, gso_size = MSS) or carry a partial checksum
-// (VIRTIO_NET_HDR_F_NEEDS_CSUM). tun_segment() writes the packets a NIC would have sent:
-// each MSS-sized piece with its own IP/TCP header (sequence number advanced, IPv4 id
-// incremented, lengths set, FIN/PSH only on the last piece, CWR only on the first) and
-// complete checksums. Returns the number of packets written to out (lengths in lens), or
-// 0 when the packet is malformed (dropped).
-
-static void put16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static uint32_t segment_sum(const uint8_t *p, size_t n) { return sum16(p, n, 0); }
-
-static uint32_t tun_segment(const struct virtio_net_hdr *vh, const uint8_t *pkt, size_t len, uint8_t *out,
-                            size_t out_cap, uint32_t *lens, uint32_t max_out) {
-  if (vh->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-    if (len > out_cap || max_out < 1) return 0;
-    memcpy(out, pkt, len);
-    if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-      // Complete a partial checksum: the field holds the pseudo-header sum already.
-      size_t start = vh->csum_start, at = (size_t)vh->csum_start + vh->csum_offset;
-      if (start >= len || at + 2 > len) return 0;
-      uint16_t c = (uint16_t)~fold(segment_sum(out + start, len - start));
-      put16(out + at, c);
-    }
-    lens[0] = (uint32_t)len;
-    return 1;
-  }
-  int v6 = (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV6;
-  if (!v6 && (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_TCPV4) return 0;
-  if (len < 20 || vh->gso_size == 0) return 0;
-  size_t ip_hl;
-  if (!v6) {
-    if ((pkt[0] >> 4) != 4) return 0;
-    ip_hl = (size_t)(pkt[0] & 15) * 4;
-  } else {
-    if ((pkt[0] >> 4) != 6 || pkt[6] != 6) return 0;  // TCP right after the fixed header only
-    ip_hl = 40;
-  }
-  if (len < ip_hl + 20) return 0;
-  size_t tcp_hl = (size_t)(pkt[ip_hl + 12] >> 4) * 4;
-  size_t hl = ip_hl + tcp_hl;
-  if (tcp_hl < 20 || len < hl) return 0;
-  size_t mss = vh->gso_size, payload = len - hl;
-  uint32_t seq = be32(pkt + ip_hl + 4);
-  uint16_t id = v6 ? 0 : be16(pkt + 4);
-  uint8_t flags = pkt[ip_hl + 13];
-  uint32_t n = 0;
-  size_t used = 0;
-  for (size_t off = 0; off < payload || (payload == 0 && n == 0); off += mss) {
-    size_t piece = payload - off < mss ? payload - off : mss;
-    if (n >= max_out || used + hl + piece > out_cap) return 0;
-    uint8_t *o = out + used;
-    memcpy(o, pkt, hl);
-    memcpy(o + hl, pkt + hl + off, piece);
-    size_t total = hl + piece;
-    uint8_t *t = o + ip_hl;
-    int last = off + piece >= payload;
-    uint8_t f = flags;
-    if (!last) f &= (uint8_t)~0x09;  // FIN, PSH only on the last piece
-    if (off > 0) f &= (uint8_t)~0x80;  // CWR only on the first
-    t[13] = f;
-    uint32_t sq = seq + (uint32_t)off;
-    t[4] = (uint8_t)(sq >> 24);
-    t[5] = (uint8_t)(sq >> 16);
-    t[6] = (uint8_t)(sq >> 8);
-    t[7] = (uint8_t)sq;
-    uint32_t pseudo;
-    if (!v6) {
-      put16(o + 2, (uint16_t)total);
-      put16(o + 4, (uint16_t)(id + n));
-      o[10] = o[11] = 0;
-      put16(o + 10, (uint16_t)~fold(segment_sum(o, ip_hl)));
-      pseudo = sum16(o + 12, 8, 0) + 6 + (uint32_t)(total - ip_hl);
-    } else {
-      put16(o + 4, (uint16_t)(total - ip_hl));
-      pseudo = sum16(o + 8, 32, 0) + 6 + (uint32_t)(total - ip_hl);
-    }
-    t[16] = t[17] = 0;
-    put16(t + 16, (uint16_t)~fold(sum16(t, total - ip_hl, pseudo)));
-    lens[n++] = (uint32_t)total;
-    used += total;
-    if (payload == 0) break;
-  }
-  return n;
-}
+// TSO from the kernel: the reader thread cuts large TCP segments with tun_segment()
+// (segment.c) into the packets a NIC would have sent.
 
 // ---------------------------------------------------------------------------------------
 // Reader thread. One per descriptor. Batches are single malloc blocks laid out as
@@ -727,11 +577,17 @@ static uint32_t tun_segment(const struct virtio_net_hdr *vh, const uint8_t *pkt,
 // handed to JS as an external ArrayBuffer (no copy; freed by the GC). For UDP sockets
 // with UDP_GRO, one received super-datagram is split here into its datagrams again.
 
+// Lifetime (safety): a reader_t has two owners, both on the JS thread: the thread-safe
+// function (until its finalizer, reader_finalize) and the JS handle object (until the GC
+// collects it). `refs` counts them; the last one frees the struct. Before, the tsfn
+// finalizer freed it alone, so when the thread ended by itself (a fatal read error, e.g.
+// the TUN interface deleted under us) the later stopReader(handle) from close() used freed
+// memory and wrote to a closed (possibly reused) eventfd descriptor.
 typedef struct reader {
   int fd;
   int kind;
   int max_batch;
-  int stopfd;  // eventfd: wakes the thread for stop
+  int stopfd;  // eventfd: wakes the thread for stop; -1 once closed (after the join)
   pthread_t thread;
   napi_threadsafe_function tsfn;
   pthread_mutex_t mu;
@@ -739,7 +595,8 @@ typedef struct reader {
   int inflight;   // batches queued to JS and not yet processed
   uint32_t malformed;  // TSO packets from the kernel that could not be segmented
   int stopping;
-  int joined;
+  int joined;  // JS thread only
+  int refs;    // JS thread only: tsfn + handle
 } reader_t;
 
 typedef struct batch {
@@ -764,41 +621,56 @@ static void free_external(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+// Calls the JS callback with one batch (on the JS thread). b->mem is handed over to the
+// ArrayBuffer (set to NULL) when that succeeds. Safety: every N-API call is checked; a
+// batch that cannot be delivered is dropped rather than passing an unset napi_value on.
+static void deliver(napi_env env, napi_value js_cb, batch_t *b) {
+  napi_value argv[3], undef;
+  if (b->count > 0) {
+    napi_value ab;
+    if (napi_create_external_arraybuffer(env, b->mem, b->size, free_external, NULL, &ab) == napi_ok) {
+      b->mem = NULL;  // the ArrayBuffer owns it now
+    } else {
+      // Runtimes that forbid external buffers: copy instead (the copy must exist first).
+      void *copy = NULL;
+      if (napi_create_arraybuffer(env, b->size, &copy, &ab) != napi_ok || copy == NULL) return;
+      memcpy(copy, b->mem, b->size);
+    }
+    argv[0] = ab;
+  } else if (napi_get_null(env, &argv[0]) != napi_ok) {
+    return;
+  }
+  if (napi_create_uint32(env, b->count, &argv[1]) != napi_ok ||
+      napi_create_int32(env, b->count > 0 ? (int32_t)b->data_offset : b->err, &argv[2]) != napi_ok ||
+      napi_get_undefined(env, &undef) != napi_ok) {
+    return;
+  }
+  napi_call_function(env, undef, js_cb, 3, argv, NULL);
+  // A throwing callback must not take the process down through the addon: report it as
+  // an uncaught exception the usual way.
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value exc;
+    if (napi_get_and_clear_last_exception(env, &exc) == napi_ok) napi_fatal_exception(env, exc);
+  }
+}
+
 static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
-  reader_t *r = context;
   batch_t *b = data;
+  if (env == NULL) {
+    // Safety: Node calls with env == NULL only while tearing the tsfn down (environment
+    // exit, e.g. a Worker that ends), for items still queued, and *after* the finalizer
+    // (reader_finalize) ran: the reader may already be freed and its thread is joined.
+    // Free the batch, touch nothing else.
+    free(b->mem);
+    free(b);
+    return;
+  }
+  reader_t *r = context;
   pthread_mutex_lock(&r->mu);
   int stopping = r->stopping;
   pthread_mutex_unlock(&r->mu);
-  if (env != NULL && !stopping) {
-    napi_value ab = NULL, argv[3], undef;
-    if (b->count > 0) {
-      if (napi_create_external_arraybuffer(env, b->mem, b->size, free_external, NULL, &ab) != napi_ok) {
-        // Runtimes that forbid external buffers: copy instead.
-        void *copy;
-        napi_create_arraybuffer(env, b->size, &copy, &ab);
-        memcpy(copy, b->mem, b->size);
-        free(b->mem);
-      }
-      b->mem = NULL;
-      argv[0] = ab;
-    } else {
-      napi_get_null(env, &argv[0]);
-    }
-    napi_create_uint32(env, b->count, &argv[1]);
-    napi_create_int32(env, b->count > 0 ? (int32_t)b->data_offset : b->err, &argv[2]);
-    napi_get_undefined(env, &undef);
-    napi_call_function(env, undef, js_cb, 3, argv, NULL);
-    // A throwing callback must not take the process down through the addon: report it
-    // as an uncaught exception the usual way.
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
-  }
+  if (!stopping) deliver(env, js_cb, b);
   free(b->mem);
   free(b);
   pthread_mutex_lock(&r->mu);
@@ -871,7 +743,9 @@ static void *reader_main(void *arg) {
       while ((int)count < r->max_batch && scratch_size - used >= 2 * MAX_PACKET) {
         ssize_t n;
         if (vnet) {
+          // Zeroed: a read shorter than the header leaves the rest unset (plen is 0 then).
           struct virtio_net_hdr vh;
+          memset(&vh, 0, sizeof vh);
           struct iovec v[2] = {{&vh, sizeof vh}, {gso_buf, MAX_PACKET}};
           n = readv(r->fd, v, 2);
           if (n > 0) {
@@ -920,7 +794,8 @@ static void *reader_main(void *arg) {
           uint32_t len = msgs[i].msg_len;
           uint32_t seg = len;
           for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
-            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            // The segment size is read only from a cmsg long enough to hold it.
+            if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
               int g;
               memcpy(&g, CMSG_DATA(c), sizeof g);
               if (g > 0 && (uint32_t)g < len) seg = (uint32_t)g;
@@ -941,11 +816,9 @@ static void *reader_main(void *arg) {
             memcpy(m + 2, &a->sin6_port, 2);
             memcpy(m + 4, &a->sin6_addr, 16);
           }
-          for (uint32_t off = 0; off < len && count < MAX_BATCH_PACKETS; off += seg) {
-            lens[count] = len - off < seg ? len - off : seg;
-            memcpy(meta + (size_t)count * UDP_META, m, UDP_META);
-            count++;
-          }
+          uint32_t got = gro_split(len, seg, lens + count, MAX_BATCH_PACKETS - count);
+          for (uint32_t q = 0; q < got; q++) memcpy(meta + (size_t)(count + q) * UDP_META, m, UDP_META);
+          count += got;
           used += len;
         }
       }
@@ -984,14 +857,14 @@ static void *reader_main(void *arg) {
         pthread_mutex_unlock(&r->mu);
         break;
       }
-      if (fatal) {
-        fatal = 0;  // already reported with this batch
-        break;
-      }
+      // A batch with packets cannot carry the errno (JS reads the third argument as the
+      // data offset when count > 0): report the error below in a batch of its own.
+      // Before, it was dropped here and the reader ended without telling JavaScript.
+      if (fatal) break;
     }
   }
   if (fatal) {
-    // Report an error that happened before any batch could carry it.
+    // Report a fatal error in a batch of its own (count 0, the errno as third argument).
     batch_t *b = calloc(1, sizeof *b);
     if (b) {
       b->err = fatal;
@@ -1013,25 +886,62 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
-static void reader_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  reader_t *r = data;
-  if (!r->joined) {
-    pthread_join(r->thread, NULL);
-    r->joined = 1;
-  }
-  close(r->stopfd);
+// Drops one owner (JS thread); the last frees the reader.
+static void reader_unref(reader_t *r) {
+  if (--r->refs > 0) return;
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
   free(r);
 }
 
+// Stops the thread and joins it (JS thread; idempotent). The eventfd is closed right after
+// the join, so close() of a device releases every descriptor it opened at once.
+static void reader_stop_join(reader_t *r) {
+  if (r->joined) return;
+  pthread_mutex_lock(&r->mu);
+  r->stopping = 1;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  uint64_t one = 1;
+  ssize_t w = write(r->stopfd, &one, sizeof one);
+  (void)w;
+  // The thread never blocks on the JS thread (non-blocking calls, unbounded queue), so
+  // joining here cannot deadlock. Batches still queued are freed unseen by call_js.
+  pthread_join(r->thread, NULL);
+  r->joined = 1;
+  close(r->stopfd);
+  r->stopfd = -1;
+}
+
+// The tsfn's finalizer: runs once the thread has released the tsfn and the queue is empty,
+// or when the environment is torn down (a Worker ending, process teardown) while the
+// thread still runs. Safety: in that second case the thread is blocked in poll(2), so it
+// must be told to stop before the join; before, the join waited forever (worker.terminate()
+// never finished) and a free without the join would have left the thread on freed memory.
+static void reader_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  reader_t *r = data;
+  reader_stop_join(r);
+  reader_unref(r);
+}
+
+// Finalizer of the JS handle object.
+static void reader_handle_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  reader_unref(data);
+}
+
+// Marks handles made by startReader, so stopReader never takes another object (or another
+// addon's pointer) for a reader_t.
+static const napi_type_tag READER_TAG = {0x6b6579706c616e65ULL, 0x7265616465723031ULL};
+
 // startReader(fd, kind, maxBatch, callback(arrayBuffer|null, count, dataOffsetOrErrno)) -> handle
 static napi_value start_reader(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd, kind, max_batch;
   napi_valuetype t;
   if (argc < 4 || !get_i32(env, argv[0], &fd) || !get_i32(env, argv[1], &kind) || !get_i32(env, argv[2], &max_batch) ||
@@ -1041,6 +951,12 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
   if (kind != KIND_TUN && kind != KIND_UDP && kind != KIND_TUN_VNET) return throw_type(env, "startReader: bad kind");
   if (max_batch < 1) max_batch = 1;
   if (max_batch > MAX_BATCH) max_batch = MAX_BATCH;
+  // The handle object first: creating and tagging it can fail, and nothing needs undoing
+  // then.
+  napi_value handle, name;
+  CHECK(env, napi_create_object(env, &handle));
+  CHECK(env, napi_type_tag_object(env, handle, &READER_TAG));
+  CHECK(env, napi_create_string_utf8(env, "keyplane-reader", NAPI_AUTO_LENGTH, &name));
   reader_t *r = calloc(1, sizeof *r);
   if (!r) return throw_errno(env, "calloc", ENOMEM);
   r->fd = fd;
@@ -1054,51 +970,49 @@ static napi_value start_reader(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
-  napi_value name;
-  napi_create_string_utf8(env, "keyplane-reader", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, r, reader_finalize, r, call_js, &r->tsfn) !=
       napi_ok) {
     close(r->stopfd);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
     free(r);
-    return throw_errno(env, "napi_create_threadsafe_function", EINVAL);
+    return napi_failed(env, "napi_create_threadsafe_function");
   }
+  r->refs = 1;  // the tsfn; reader_finalize drops it
+  if (napi_wrap(env, handle, r, reader_handle_finalize, NULL, NULL) != napi_ok) {
+    // Nothing started yet: abort the tsfn; its finalizer closes the eventfd and frees r.
+    r->joined = 1;
+    close(r->stopfd);
+    r->stopfd = -1;
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
+    return napi_failed(env, "napi_wrap");
+  }
+  r->refs = 2;  // and the handle; reader_handle_finalize drops it
   int err = pthread_create(&r->thread, NULL, reader_main, r);
   if (err != 0) {
-    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
     r->joined = 1;
+    close(r->stopfd);
+    r->stopfd = -1;
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
     return throw_errno(env, "pthread_create", err);
   }
-  napi_value handle;
-  napi_create_external(env, r, NULL, NULL, &handle);
   return handle;
 }
 
 // stopReader(handle): stops and joins the thread; no callback runs after this returns.
-// The descriptor stays open (the caller closes it).
+// The descriptor stays open (the caller closes it). Safe to call more than once, and after
+// the reader ended by itself on a fatal error.
 static napi_value stop_reader(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool tagged = false;
   void *p = NULL;
-  if (argc < 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
+  if (argc < 1 || napi_check_object_type_tag(env, argv[0], &READER_TAG, &tagged) != napi_ok || !tagged ||
+      napi_unwrap(env, argv[0], &p) != napi_ok || !p) {
     return throw_type(env, "stopReader(handle)");
   }
-  reader_t *r = p;
-  pthread_mutex_lock(&r->mu);
-  if (r->stopping) {
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
-  }
-  r->stopping = 1;
-  pthread_cond_signal(&r->cv);
-  pthread_mutex_unlock(&r->mu);
-  uint64_t one = 1;
-  ssize_t w = write(r->stopfd, &one, sizeof one);
-  (void)w;
-  // The thread never blocks on the JS thread (non-blocking calls, unbounded queue), so
-  // joining here cannot deadlock. Batches still queued are freed unseen by call_js.
-  pthread_join(r->thread, NULL);
-  r->joined = 1;
+  reader_stop_join(p);
   return NULL;
 }
 

@@ -22,7 +22,7 @@ systemctl stop strongswan 2>/dev/null || true
 
 # npm packages: reinstall when package.json or the lock changed since the last install.
 stamp=node_modules/.keyplane-install-stamp
-want=$(cat package.json package-lock.json binding.gyp native/*.c 2>/dev/null | sha256sum | cut -d' ' -f1)
+want=$(cat package.json package-lock.json binding.gyp native/* 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
