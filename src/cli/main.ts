@@ -8,6 +8,10 @@ import { KeyplaneError } from '../util/errors.js';
 import { registerConfigCheck } from './commands/config-check.js';
 import { registerDataplane } from './commands/dataplane.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerDevice } from './commands/device.js';
+import { registerAgentEnroll } from './commands/agent-enroll.js';
+import { registerController } from './commands/controller.js';
+import { registerAgentRun } from './commands/agent-run.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { packageVersion } from './version.js';
@@ -26,6 +30,10 @@ export function buildProgram(): Command {
   registerDataplane(program);
   registerConfigCheck(program);
   registerKeygen(program);
+  registerDevice(program);
+  registerAgentEnroll(program);
+  registerController(program);
+  registerAgentRun(program);
   program
     .command('version')
     .description('print the keyplane and Node.js versions')

@@ -1,0 +1,62 @@
+// What `keyplane agent status` shows: the agent's keys as fingerprints (one-way digests,
+// never keys) with their generations and SPIs, what it is waiting for, when the
+// controller last answered, and counters. Sent as JSON over the agent's control socket.
+import type { KeyView } from '../keyroll/types.js';
+
+export interface AgentKeyStatus {
+  readonly role: 'init' | 'dynamic';
+  readonly generation: number; // 0 = the init key
+  readonly spi: string; // 0x-prefixed, 8 hex digits
+  readonly fingerprint: string;
+}
+
+export interface AgentStatus {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly deviceId: string;
+  readonly variant: string;
+  readonly forwardSecrecy: boolean;
+  readonly controller: string;
+  readonly local: string;
+  readonly stateFile: string;
+  readonly generation: number; // of the latest key N; 0 = none yet
+  readonly initPending: boolean;
+  readonly latest: AgentKeyStatus | null;
+  readonly previous: AgentKeyStatus | null;
+  readonly send: AgentKeyStatus;
+  readonly receive: readonly AgentKeyStatus[];
+  readonly outstanding: { readonly kind: string; readonly transmissions: number } | null;
+  readonly lastAnswerAt: string | null; // last answer of the controller that was accepted
+  readonly lastInstallAt: string | null;
+  readonly installs: { readonly init: number; readonly rotation: number };
+  readonly stateDirty: boolean; // the last state-file write failed: nothing is sent until one succeeds
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export function agentKeyStatus(k: KeyView): AgentKeyStatus {
+  return { role: k.role, generation: k.generation, spi: `0x${k.spi.toString(16).padStart(8, '0')}`, fingerprint: k.fingerprint };
+}
+
+function keyText(k: AgentKeyStatus | null): string {
+  if (k === null) return '-';
+  return k.role === 'init' ? `init ${k.spi} ${k.fingerprint}` : `g${k.generation} ${k.spi} ${k.fingerprint}`;
+}
+
+export function formatAgentStatus(s: AgentStatus): string {
+  const lines: string[] = [];
+  lines.push(`keyplane agent (pid ${s.pid}), up ${s.uptimeSeconds} s, device ${s.deviceId} (${s.variant}${s.forwardSecrecy ? ' +fs' : ''})`);
+  lines.push(`  controller ${s.controller} from ${s.local}; state ${s.stateFile}${s.stateDirty ? ' (WRITE FAILED)' : ''}`);
+  lines.push(`  generation ${s.generation}${s.initPending ? ', initialising' : ''}; last answer ${s.lastAnswerAt ?? 'never'}`);
+  lines.push(`  latest   ${keyText(s.latest)}`);
+  lines.push(`  previous ${keyText(s.previous)}`);
+  lines.push(`  send     ${keyText(s.send)}`);
+  if (s.outstanding !== null) lines.push(`  waiting for the answer to a ${s.outstanding.kind} (${s.outstanding.transmissions} sent)`);
+  lines.push(`  installed ${s.installs.init} by initialisation, ${s.installs.rotation} by rotation; last ${s.lastInstallAt ?? 'never'}`);
+  lines.push('');
+  lines.push('Counters:');
+  const names = Object.keys(s.counters);
+  if (names.length === 0) lines.push('  (none yet)');
+  for (const n of names) lines.push(`  ${n} ${s.counters[n]}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,90 @@
+// What `keyplane controller status` shows: per device the key generation, the key
+// fingerprints (one-way digests, kdf.ts; never keys), when and from where it was last
+// heard, and per-device and global counters. Built by the running controller, sent as
+// JSON over its control socket, printed as text by the client.
+import type { KeyView } from '../keyroll/types.js';
+
+export interface KeyStatus {
+  readonly role: 'init' | 'dynamic';
+  readonly generation: number; // 0 = the init key
+  readonly spi: string; // 0x-prefixed, 8 hex digits
+  readonly fingerprint: string;
+}
+
+export interface DeviceStatus {
+  readonly id: string;
+  readonly name: string;
+  readonly variant: string;
+  readonly forwardSecrecy: boolean;
+  readonly generation: number; // of the latest key N; 0 = not initialised
+  readonly latest: KeyStatus | null;
+  readonly previous: KeyStatus | null;
+  readonly send: KeyStatus;
+  readonly receive: readonly KeyStatus[];
+  readonly latestProven: boolean;
+  readonly rotationDue: boolean;
+  readonly lastSeenAt: string | null; // last authenticated packet that was answered
+  readonly lastAddress: string | null;
+  readonly rx: number; // packets answered
+  readonly tx: number;
+  readonly initialisations: number; // since this controller started
+  readonly rotations: number;
+  readonly resends: number;
+  readonly storeDirty: boolean; // a save failed; nothing is sent until one succeeds
+}
+
+export interface RefusedStatus {
+  readonly id: string;
+  readonly name: string;
+  readonly revokedAt: string;
+  readonly refused: number; // packets dropped since this controller started
+}
+
+export interface ControllerStatus {
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly listen: string;
+  readonly rotationSeconds: number | null;
+  readonly devices: readonly DeviceStatus[];
+  readonly revoked: readonly RefusedStatus[];
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+export function spiHex(spi: number): string {
+  return `0x${spi.toString(16).padStart(8, '0')}`;
+}
+
+export function keyStatus(k: KeyView): KeyStatus {
+  return { role: k.role, generation: k.generation, spi: spiHex(k.spi), fingerprint: k.fingerprint };
+}
+
+function keyText(k: KeyStatus | null): string {
+  if (k === null) return '-';
+  return k.role === 'init' ? `init ${k.spi} ${k.fingerprint}` : `g${k.generation} ${k.spi} ${k.fingerprint}`;
+}
+
+export function formatControllerStatus(s: ControllerStatus): string {
+  const lines: string[] = [];
+  lines.push(`keyplane controller (pid ${s.pid}), up ${s.uptimeSeconds} s, control channel on UDP ${s.listen}`);
+  lines.push(`  rotation every ${s.rotationSeconds === null ? '(off)' : `${s.rotationSeconds} s`}`);
+  lines.push('');
+  lines.push(`Devices (${s.devices.length}):`);
+  for (const d of s.devices) {
+    lines.push(`  ${d.name} (${d.id}) ${d.variant}${d.forwardSecrecy ? ' +fs' : ''}: generation ${d.generation}${d.latestProven ? ', proven' : ''}${d.rotationDue ? ', rotation due' : ''}${d.storeDirty ? ', STORE SAVE FAILED' : ''}`);
+    lines.push(`    latest   ${keyText(d.latest)}`);
+    lines.push(`    previous ${keyText(d.previous)}`);
+    lines.push(`    last seen ${d.lastSeenAt ?? 'never'}${d.lastAddress === null ? '' : ` from ${d.lastAddress}`}; rx ${d.rx} tx ${d.tx}; init ${d.initialisations}, rotations ${d.rotations}, resends ${d.resends}`);
+  }
+  if (s.revoked.length > 0) {
+    lines.push('');
+    lines.push(`Revoked (${s.revoked.length}):`);
+    for (const r of s.revoked) lines.push(`  ${r.name} (${r.id}) revoked ${r.revokedAt}, ${r.refused} packets refused`);
+  }
+  lines.push('');
+  lines.push('Counters:');
+  const names = Object.keys(s.counters);
+  if (names.length === 0) lines.push('  (none yet)');
+  for (const n of names) lines.push(`  ${n} ${s.counters[n]}`);
+  return lines.join('\n');
+}
