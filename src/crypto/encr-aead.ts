@@ -6,6 +6,10 @@
 //   ENCR_CHACHA20_POLY1305 (IANA ENCR 28): RFC 7634 §2 (nonce = salt || IV), §4 (32-byte
 //     key + 4-byte salt), 16-byte tag (RFC 8439 §2.8).
 // The ciphertext is returned as ciphertext || ICV, the ESP layout (RFC 4303 §2.8).
+// Two implementations of the same contexts: AeadContext below (node:crypto, one cipher
+// object per packet) and NativeAeadContext (native-aead.ts: one OpenSSL context per SA,
+// reused per packet). The transforms use the native one when its addon loads, unless
+// KEYPLANE_NATIVE_CRYPTO=0; aeadContext() picks one explicitly.
 import {
   createCipheriv,
   createDecipheriv,
@@ -16,6 +20,7 @@ import {
 import { CryptoError, ENCR, type EncryptionContext, type EncryptionTransform } from './types.js';
 import { CryptoErrorCode } from './error-codes.js';
 import { importSecretKey, requireLength } from './key-import.js';
+import { NativeAeadContext, nativeAeadPreferred } from './native-aead.js';
 
 const SALT_BYTES = 4;
 const IV_BYTES = 8;
@@ -117,8 +122,34 @@ class AeadContext implements EncryptionContext {
   }
 }
 
+// Which implementation a context uses: `native: true` the addon (native-aead.ts; throws
+// CryptoError when it is not built), `native: false` node:crypto (the AeadContext above),
+// unset: the addon when it loads and KEYPLANE_NATIVE_CRYPTO is not 0, else node:crypto.
+export interface AeadContextOptions {
+  readonly native?: boolean;
+}
+
+function createAeadContext(spec: AeadSpec, keyMaterial: Uint8Array, opts?: AeadContextOptions): EncryptionContext {
+  const native = opts?.native ?? nativeAeadPreferred();
+  return native
+    ? new NativeAeadContext(spec.name, spec.algorithm, spec.keyBits, spec.icvBytes, keyMaterial)
+    : new AeadContext(spec, keyMaterial);
+}
+
+const SPECS = new WeakMap<EncryptionTransform, AeadSpec>();
+
+// A context of AEAD transform `t` (from the registry) with the implementation chosen
+// explicitly, so tests and benchmarks can run both in one process.
+export function aeadContext(t: EncryptionTransform, keyMaterial: Uint8Array, opts?: AeadContextOptions): EncryptionContext {
+  const spec = SPECS.get(t);
+  if (spec === undefined) {
+    throw new CryptoError(CryptoErrorCode.BAD_ARGUMENT, `${t.name} is not an AEAD transform of encr-aead.ts`);
+  }
+  return createAeadContext(spec, keyMaterial, opts);
+}
+
 function aeadTransform(spec: AeadSpec): EncryptionTransform {
-  return {
+  const transform: EncryptionTransform = {
     id: spec.id,
     name: spec.name,
     keyBits: spec.keyBits,
@@ -128,8 +159,10 @@ function aeadTransform(spec: AeadSpec): EncryptionTransform {
     icvBytes: spec.icvBytes,
     aead: true,
     testOnly: false,
-    createContext: (keyMaterial) => new AeadContext(spec, keyMaterial),
+    createContext: (keyMaterial) => createAeadContext(spec, keyMaterial),
   };
+  SPECS.set(transform, spec);
+  return transform;
 }
 
 export type GcmIcvBytes = 8 | 12 | 16;

@@ -19,6 +19,8 @@ export const CryptoErrorCode = {
   PRF_PLUS_LENGTH: 'crypto.prf-plus-too-long',
   // An output buffer too small for the ciphertext (caller bug).
   OUTPUT_LENGTH: 'crypto.output-too-small',
+  // OpenSSL itself failed inside the native AEAD context (out of memory); not a peer's fault.
+  OPENSSL_FAILURE: 'crypto.openssl-failure',
   // Any other argument outside its documented domain (e.g. a random range).
   BAD_ARGUMENT: 'crypto.bad-argument',
 } as const;
