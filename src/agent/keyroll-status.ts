@@ -1,14 +1,10 @@
 // What `keyplane agent status` shows: the agent's keys as fingerprints (one-way digests,
 // never keys) with their generations and SPIs, what it is waiting for, when the
 // controller last answered, and counters. Sent as JSON over the agent's control socket.
-import type { KeyView } from '../keyroll/types.js';
+import { keyStatus, keyStatusText, type KeyStatus } from '../keyroll/key-status.js';
 
-export interface AgentKeyStatus {
-  readonly role: 'init' | 'dynamic';
-  readonly generation: number; // 0 = the init key
-  readonly spi: string; // 0x-prefixed, 8 hex digits
-  readonly fingerprint: string;
-}
+// Kept as an alias: the agent's status JSON names it so.
+export type AgentKeyStatus = KeyStatus;
 
 export interface AgentStatus {
   readonly pid: number;
@@ -34,14 +30,8 @@ export interface AgentStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
-export function agentKeyStatus(k: KeyView): AgentKeyStatus {
-  return { role: k.role, generation: k.generation, spi: `0x${k.spi.toString(16).padStart(8, '0')}`, fingerprint: k.fingerprint };
-}
-
-function keyText(k: AgentKeyStatus | null): string {
-  if (k === null) return '-';
-  return k.role === 'init' ? `init ${k.spi} ${k.fingerprint}` : `g${k.generation} ${k.spi} ${k.fingerprint}`;
-}
+export const agentKeyStatus = keyStatus;
+const keyText = keyStatusText;
 
 export function formatAgentStatus(s: AgentStatus): string {
   const lines: string[] = [];

@@ -9,6 +9,7 @@ type PortRangeLike = TrafficSelector['localPorts'];
 import type { ManualKeyingConfig } from '../config/manual-keying.js';
 import { formatPrefix, rangeToPrefixes } from '../dataplane/prefixes.js';
 import { PROTOCOL_NUMBERS } from '../config/values.js';
+import { spiHex } from '../util/spi-hex.js';
 
 export interface SaStatusView {
   readonly name: string | null;
@@ -51,9 +52,7 @@ export interface DataplaneStatus {
   readonly counters: Record<string, number>;
 }
 
-export function spiHex(spi: number): string {
-  return `0x${spi.toString(16).padStart(8, '0')}`;
-}
+export { spiHex };
 
 // A range that is exactly one prefix prints as the prefix people wrote ("10.1.0.0/24").
 function rangeText(r: AddressRange | undefined): string {

@@ -2,14 +2,10 @@
 // fingerprints (one-way digests, kdf.ts; never keys), when and from where it was last
 // heard, and per-device and global counters. Built by the running controller, sent as
 // JSON over its control socket, printed as text by the client.
-import type { KeyView } from '../keyroll/types.js';
+import { keyStatus, keyStatusText, type KeyStatus } from '../keyroll/key-status.js';
+import { spiHex } from '../util/spi-hex.js';
 
-export interface KeyStatus {
-  readonly role: 'init' | 'dynamic';
-  readonly generation: number; // 0 = the init key
-  readonly spi: string; // 0x-prefixed, 8 hex digits
-  readonly fingerprint: string;
-}
+export type { KeyStatus };
 
 export interface DeviceStatus {
   readonly id: string;
@@ -51,18 +47,8 @@ export interface ControllerStatus {
   readonly counters: Readonly<Record<string, number>>;
 }
 
-export function spiHex(spi: number): string {
-  return `0x${spi.toString(16).padStart(8, '0')}`;
-}
-
-export function keyStatus(k: KeyView): KeyStatus {
-  return { role: k.role, generation: k.generation, spi: spiHex(k.spi), fingerprint: k.fingerprint };
-}
-
-function keyText(k: KeyStatus | null): string {
-  if (k === null) return '-';
-  return k.role === 'init' ? `init ${k.spi} ${k.fingerprint}` : `g${k.generation} ${k.spi} ${k.fingerprint}`;
-}
+export { spiHex, keyStatus };
+const keyText = keyStatusText;
 
 export function formatControllerStatus(s: ControllerStatus): string {
   const lines: string[] = [];
