@@ -1,6 +1,7 @@
 // What `keyplane agent status` shows: the agent's keys as fingerprints (one-way digests,
 // never keys) with their generations and SPIs, what it is waiting for, when the
 // controller last answered, and counters. Sent as JSON over the agent's control socket.
+import { formatCounters } from '../util/counters.js';
 import { keyStatus, keyStatusText, type KeyStatus } from '../keyroll/key-status.js';
 
 // Kept as an alias: the agent's status JSON names it so.
@@ -44,9 +45,6 @@ export function formatAgentStatus(s: AgentStatus): string {
   if (s.outstanding !== null) lines.push(`  waiting for the answer to a ${s.outstanding.kind} (${s.outstanding.transmissions} sent)`);
   lines.push(`  installed ${s.installs.init} by initialisation, ${s.installs.rotation} by rotation; last ${s.lastInstallAt ?? 'never'}`);
   lines.push('');
-  lines.push('Counters:');
-  const names = Object.keys(s.counters);
-  if (names.length === 0) lines.push('  (none yet)');
-  for (const n of names) lines.push(`  ${n} ${s.counters[n]}`);
+  lines.push(...formatCounters(s.counters));
   return lines.join('\n');
 }

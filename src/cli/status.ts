@@ -2,6 +2,7 @@
 // policies and the data plane's drop counters. Built by the running process, sent over
 // the control socket as JSON, printed as text by the client.
 
+import { formatCounters } from '../util/counters.js';
 import type { DataPlane } from '../ipsec/dataplane.js';
 import type { AddressRange, Policy, TrafficSelector } from '../ipsec/types.js';
 
@@ -166,9 +167,6 @@ export function formatStatus(s: DataplaneStatus): string {
     ]),
   );
   lines.push('');
-  lines.push('Counters:');
-  const names = Object.keys(s.counters);
-  if (names.length === 0) lines.push('  (none yet)');
-  for (const n of names) lines.push(`  ${n} ${s.counters[n]}`);
+  lines.push(...formatCounters(s.counters));
   return lines.join('\n');
 }

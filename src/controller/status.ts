@@ -2,6 +2,7 @@
 // fingerprints (one-way digests, kdf.ts; never keys), when and from where it was last
 // heard, and per-device and global counters. Built by the running controller, sent as
 // JSON over its control socket, printed as text by the client.
+import { formatCounters } from '../util/counters.js';
 import { keyStatus, keyStatusText, type KeyStatus } from '../keyroll/key-status.js';
 import { spiHex } from '../util/spi-hex.js';
 
@@ -68,9 +69,6 @@ export function formatControllerStatus(s: ControllerStatus): string {
     for (const r of s.revoked) lines.push(`  ${r.name} (${r.id}) revoked ${r.revokedAt}, ${r.refused} packets refused`);
   }
   lines.push('');
-  lines.push('Counters:');
-  const names = Object.keys(s.counters);
-  if (names.length === 0) lines.push('  (none yet)');
-  for (const n of names) lines.push(`  ${n} ${s.counters[n]}`);
+  lines.push(...formatCounters(s.counters));
   return lines.join('\n');
 }

@@ -28,3 +28,14 @@ export const StoreErrorCode = {
 } as const;
 
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+// Errors opening a store that the operator fixes by pointing at the right file or fixing
+// its permissions (CLI exit code 2, not 1): shared by every command that opens the store.
+export const STORE_OPEN_USAGE_CODES: readonly StoreErrorCode[] = [
+  StoreErrorCode.MISSING,
+  StoreErrorCode.NOT_A_STORE,
+  StoreErrorCode.MASTER_KEY_MISSING,
+  StoreErrorCode.MASTER_KEY_PERMISSIONS,
+  StoreErrorCode.MASTER_KEY_INVALID,
+  StoreErrorCode.MASTER_KEY_MISMATCH,
+];

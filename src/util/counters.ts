@@ -15,3 +15,12 @@ export class Counters {
     return Object.fromEntries([...this.values.entries()].sort(([a], [b]) => a.localeCompare(b)));
   }
 }
+
+// The "Counters:" block every status printout ends with (data plane, controller, agent).
+export function formatCounters(counters: Readonly<Record<string, number>>): string[] {
+  const names = Object.keys(counters);
+  const lines = ['Counters:'];
+  if (names.length === 0) lines.push('  (none yet)');
+  for (const n of names) lines.push(`  ${n} ${counters[n]}`);
+  return lines;
+}

@@ -8,7 +8,7 @@ import { formatEndpoint, parseEndpoint } from '../../io/control-udp.js';
 import { IoError } from '../../io/errors.js';
 import { openSqliteStore, type SqliteControllerStore } from '../../store/sqlite.js';
 import { StoreError } from '../../store/types.js';
-import { StoreErrorCode } from '../../store/error-codes.js';
+import { STORE_OPEN_USAGE_CODES } from '../../store/error-codes.js';
 import { controlRequest, startControlServer, type ControlServer } from '../control-socket.js';
 import { createLogger } from '../log.js';
 import { UsageError } from '../usage-error.js';
@@ -77,14 +77,7 @@ interface RunOptions {
 }
 
 // Store problems the operator fixes by changing the command line or a file: exit code 2.
-const USAGE_CODES: ReadonlySet<string> = new Set([
-  StoreErrorCode.MISSING,
-  StoreErrorCode.NOT_A_STORE,
-  StoreErrorCode.MASTER_KEY_MISSING,
-  StoreErrorCode.MASTER_KEY_PERMISSIONS,
-  StoreErrorCode.MASTER_KEY_INVALID,
-  StoreErrorCode.MASTER_KEY_MISMATCH,
-]);
+const USAGE_CODES: ReadonlySet<string> = new Set(STORE_OPEN_USAGE_CODES);
 
 export async function runController(o: RunOptions): Promise<void> {
   const listen = parseAddress(o.listen, '--listen', DEFAULT_LISTEN.port) ?? DEFAULT_LISTEN;

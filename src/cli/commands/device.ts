@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { randomBytes } from '../../crypto/random.js';
 import { KEYROLL_KEY_BYTES, type KeyrollVariant } from '../../keyroll/index.js';
 import { StoreError, type DeviceRecord } from '../../store/types.js';
-import { StoreErrorCode } from '../../store/error-codes.js';
+import { STORE_OPEN_USAGE_CODES, StoreErrorCode } from '../../store/error-codes.js';
 import { openSqliteStore, type SqliteControllerStore } from '../../store/sqlite.js';
 import { canonicalControllerAddress, encodeEnrollmentToken } from '../../store/enrollment-token.js';
 import { DEFAULT_CONTROL_PORT } from '../../io/control-udp.js';
@@ -37,12 +37,7 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   StoreErrorCode.BAD_DEVICE,
   StoreErrorCode.DEVICE_EXISTS,
   StoreErrorCode.NOT_FOUND,
-  StoreErrorCode.MISSING,
-  StoreErrorCode.NOT_A_STORE,
-  StoreErrorCode.MASTER_KEY_MISSING,
-  StoreErrorCode.MASTER_KEY_PERMISSIONS,
-  StoreErrorCode.MASTER_KEY_INVALID,
-  StoreErrorCode.MASTER_KEY_MISMATCH,
+  ...STORE_OPEN_USAGE_CODES,
 ]);
 
 async function withStore<T>(o: StoreOptions, create: boolean, fn: (s: SqliteControllerStore) => Promise<T>): Promise<T> {
