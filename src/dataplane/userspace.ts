@@ -132,9 +132,9 @@ export async function createUserspaceDataPlane(options: UserspaceDataPlaneOption
   };
 
   // --- outbound: TUN -> ESP -> UDP -------------------------------------------------------
-  const onTunPackets = (packets: Buffer[]): void => {
+  const onTunPackets = (packets: Buffer[], source: 'tun.rx' | 'resubmit' = 'tun.rx'): void => {
     const now = nowMs();
-    shell.add('tun.rx', packets.length);
+    shell.add(source, packets.length);
     const out: Uint8Array[] = [];
     const to: UdpPeer[] = [];
     for (const packet of packets) {
@@ -158,8 +158,9 @@ export async function createUserspaceDataPlane(options: UserspaceDataPlaneOption
           shell.add('drop.bypass-on-tun');
           break;
         case 'acquire':
-          // The engine already limits acquires to one per policy per second.
-          emit({ type: 'acquire', policyId: r.policyId, packet, atMs: now });
+          // The engine limits acquires to one per policy per second (except for seed-000
+          // entries, whose key plane holds every packet). A copy: the batch buffer is reused.
+          emit({ type: 'acquire', policyId: r.policyId, packet: Uint8Array.from(packet), atMs: now });
           break;
         case 'drop':
           break; // the engine counted it under drop.<reason>
@@ -305,6 +306,10 @@ export async function createUserspaceDataPlane(options: UserspaceDataPlaneOption
     on(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    async resubmit(packets) {
+      open();
+      if (packets.length > 0) onTunPackets(packets.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)), 'resubmit');
     },
     sendIke(message, to) {
       open();

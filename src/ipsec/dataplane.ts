@@ -7,7 +7,10 @@ import type { Policy, SaConfig, SaStatus } from './types.js';
 
 export type DataPlaneEvent =
   // A PROTECT policy matched an outbound packet and no outbound SA exists (RFC 4301 §5.1
-  // "acquire"). `packet` is the triggering inner packet so a key plane may hold it.
+  // "acquire"). `packet` is the triggering inner packet (a copy) so a key plane may hold
+  // it. Once a second per policy, except for policies with protect.requestPeer (seed 000
+  // extended SPD entries): those acquire for every packet, because the key plane holds
+  // them all in its bounded queue (S35) and would otherwise lose the ones in between.
   | { readonly type: 'acquire'; readonly policyId: string; readonly packet: Uint8Array; readonly atMs: number }
   // A soft limit was reached: rekey now. Fired once per SA.
   | { readonly type: 'soft-expire'; readonly spi: number; readonly direction: 'in' | 'out'; readonly atMs: number }
@@ -27,5 +30,8 @@ export interface DataPlane {
   // Drop reasons and totals, e.g. {"rx.esp": 10, "drop.replay": 1}.
   counters(): Promise<Record<string, number>>;
   on(listener: (event: DataPlaneEvent) => void): () => void;
+  // Sends inner packets through the outbound path again, in order: the packets a key
+  // plane held after acquires (seed 000 S36 -> S33), once it has installed the SA.
+  resubmit(packets: readonly Uint8Array[]): Promise<void>;
   close(): Promise<void>;
 }

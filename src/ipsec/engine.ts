@@ -204,6 +204,11 @@ class Engine implements IpsecEngine {
       sa = this.sad.outboundForPolicy(policy.id);
     }
     if (sa === undefined) {
+      if (policy.protect?.requestPeer !== undefined) {
+        // Seed 000 S35: the key plane holds every packet of an extended SPD entry.
+        this.counters.add('tx.acquire');
+        return { kind: 'acquire', policyId: policy.id };
+      }
       const last = this.lastAcquireMs.get(policy.id);
       if (last !== undefined && nowMs - last < ACQUIRE_INTERVAL_MS && nowMs >= last) {
         return this.drop(DropReason.ACQUIRE_PENDING);

@@ -174,6 +174,10 @@ export class MemoryDataPlane implements DataPlane {
     for (const l of [...this.listeners]) l(event);
   }
 
+  async resubmit(packets: readonly Uint8Array[]): Promise<void> {
+    for (const p of packets) this.sendInner(p);
+  }
+
   // An inner packet leaving the protected side (what a TUN read would hand over).
   sendInner(packet: Uint8Array): OutboundResult {
     this.open();

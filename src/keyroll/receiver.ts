@@ -47,6 +47,9 @@ type InitReason = Extract<ReceiverEvent, { name: 'init-started' }>['reason'];
 // Transmissions of one init request before a new one (new message ID and value) replaces it.
 export const INIT_TRANSMISSIONS_PER_MESSAGE = 8;
 
+// Bound of the items other services queue for the next registration (attach()).
+const MAX_QUEUED_ITEMS = 64;
+
 export class KeyReceiver {
   readonly counters = new Counters();
   private readonly initKey: ChannelKey;
@@ -119,13 +122,28 @@ export class KeyReceiver {
         this.onPacket(input.bytes, nowMs, out);
         break;
       case 'attach':
-        this.queued.push(...input.items);
+        this.attach(input.items, nowMs, out);
         break;
       case 'reinitialise':
         this.startInit('requested', nowMs, out);
         break;
     }
     return out;
+  }
+
+  // Items of another service (seed 000 requests) go out now when the channel is idle and
+  // keyed (a setting request must not wait for the next heartbeat: it holds traffic), or
+  // ride on the next registration (an empty attach just registers now: the agent does
+  // that after an initialisation, to prove it holds the new key so the sender can push
+  // to it, SenderPeer.push). The queue is bounded: those services retransmit at
+  // their own layer, so the oldest items are the ones worth dropping.
+  private attach(items: readonly ControlItem[], nowMs: number, out: ReceiverOutput[]): void {
+    this.queued.push(...items);
+    if (this.queued.length > MAX_QUEUED_ITEMS) {
+      this.count('attach.dropped');
+      this.queued.splice(0, this.queued.length - MAX_QUEUED_ITEMS);
+    }
+    if (this.outstanding === null && this.latest !== null && this.needInit === null && !this.initPending) this.send('register', nowMs, out);
   }
 
   private tick(nowMs: number, out: ReceiverOutput[]): void {
@@ -265,6 +283,10 @@ export class KeyReceiver {
       this.count('drop.unexpected-type');
       return;
     }
+    if (message.type === ControlMessageType.PUSH) {
+      this.onPush(key, message, window, hi, seq, out);
+      return;
+    }
     const o = this.outstanding;
     if (o === null || message.messageId !== o.message.messageId) {
       // A late duplicate, an answer to an abandoned message, a replay, or a packet of
@@ -298,11 +320,32 @@ export class KeyReceiver {
     }
     this.outstanding = null;
     this.failures = 0;
-    this.nextRegistrationAtMs = this.needInit !== null ? nowMs : nowMs + this.options.registrationIntervalMs;
+    // Items attached while this registration was out leave at once (attach()).
+    this.nextRegistrationAtMs = this.needInit !== null || this.queued.length > 0 ? nowMs : nowMs + this.options.registrationIntervalMs;
     if (o.kind === 'update' && result !== 'installed' && this.rotationDueAtMs !== null && this.rotationDueAtMs <= nowMs) {
       this.rotationDueAtMs = this.nextRegistrationAtMs; // refused for now: ask again later
     }
     if (items.others.length > 0 && !key.isInit) out.push({ type: 'deliver', messageId: message.messageId, items: items.others });
+  }
+
+  // A message the sender sent on its own (control-types.ts PUSH): items of other services
+  // only, never under the init key (anyone who learns it could forge them).
+  private onPush(key: ChannelKey, message: ControlMessage, window: ReturnType<ChannelKey['replayWindow']>, hi: number, seq: number, out: ReceiverOutput[]): void {
+    if (key.isInit) {
+      this.count('drop.push-under-init-key');
+      return;
+    }
+    let items: KeyrollItems;
+    try {
+      items = readKeyrollItems(message);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.count('drop.decode');
+      return;
+    }
+    window.commit(hi, seq);
+    this.count('push.rx');
+    if (items.others.length > 0) out.push({ type: 'deliver', messageId: message.messageId, items: items.others });
   }
 
   private onNotice(key: ChannelKey, o: Outstanding, items: KeyrollItems, nowMs: number, out: ReceiverOutput[]): void {

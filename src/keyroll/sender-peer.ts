@@ -21,7 +21,7 @@ import { sealControl } from './channel-esp.js';
 import { deriveGenerationKey } from './kdf.js';
 import { KEYROLL_KE_ID, newEphemeral } from './ephemeral.js';
 import { TokenBucket } from './rate-limit.js';
-import { draw } from './random.js';
+import { draw, nextMessageId } from './random.js';
 import { copyDistribution, keyFromDurable, keyToDurable, DURABLE_VERSION, type SenderPeerDurable } from './durable.js';
 import { KEYROLL_SEED_BYTES } from '../wire/control-keyroll.js';
 import type { ChannelParams, SenderOptions, SenderOutput, SenderPeerView } from './types.js';
@@ -68,6 +68,7 @@ export class SenderPeer {
   private readonly bucket: TokenBucket; // initialisations
   private readonly noticeBucket: TokenBucket; // resync and cookie notices
   // Duplicate suppression: the answer to the last message, sent again for a retransmission.
+  private pushId = 0; // message IDs of pushes (the receiver does not check them)
   private lastReply: { readonly messageId: number; readonly type: ControlMessageTypeValue; readonly items: readonly ControlItem[] } | null = null;
 
   constructor(
@@ -125,6 +126,27 @@ export class SenderPeer {
     const nextSequence = Math.min(0xffff_ffff, this.initTopSeq + 1 + RESYNC_MARGIN);
     this.seal(this.initKey, { type: ControlMessageType.NOTICE, messageId: message.messageId, items: [encodeKeyrollResync({ spi: this.initKey.spi, nextSequence })] }, out);
     out.push({ type: 'event', event: { name: 'resync-sent', deviceId: this.deviceId, nextSequence } });
+  }
+
+  // ----------------------------------------------------------------------------- push
+
+  // Items of another service sent now, unasked (control-types.ts PUSH). Only under a
+  // distributed key: the init key is shared since enrollment and anything under it can be
+  // forged by whoever learns it. Returns false when there is no such key yet (the agent
+  // has not initialised): the caller's protocol retransmits.
+  push(items: readonly ControlItem[], out: SenderOutput[]): boolean {
+    // N-1 as the seed's sender rule says; right after an initialisation N-1 is the init
+    // key, so then N, once the receiver has proven it holds N (it accepts both).
+    let key = this.sendKey();
+    if (key.isInit && this.latest !== null && this.latestProven) key = this.latest;
+    if (key.isInit) {
+      this.count('push.no-key');
+      return false;
+    }
+    this.pushId = nextMessageId(this.pushId);
+    this.count('push.tx');
+    this.seal(key, { type: ControlMessageType.PUSH, messageId: this.pushId, items }, out);
+    return true;
   }
 
   // ------------------------------------------------------------------------ registration

@@ -10,6 +10,7 @@ import { Counters } from '../util/counters.js';
 import { readEspSpi } from '../wire/esp.js';
 import { DecodeError } from '../wire/errors.js';
 import { ControlMessageType } from '../wire/control-types.js';
+import type { ControlItem } from '../wire/control-message.js';
 import { isKeyrollItemType, readKeyrollItems, type KeyrollItems } from '../wire/control-keyroll.js';
 import { decodeControl, openEsp, packetSequence } from './channel-esp.js';
 import type { ChannelKey } from './channel-key.js';
@@ -93,6 +94,15 @@ export class KeySender {
 
   durable(deviceId: string): SenderPeerDurable {
     return this.peer(deviceId).durable();
+  }
+
+  // Sends items of another service (seed 000 distributions, activations, errors) to one
+  // receiver now, unasked, under the key it is sure to hold (control-types.ts PUSH).
+  // Empty when the receiver has no distributed key yet (see SenderPeer.push).
+  push(deviceId: string, items: readonly ControlItem[]): SenderOutput[] {
+    const out: SenderOutput[] = [];
+    this.peer(deviceId).push(items, out);
+    return out;
   }
 
   nextDueMs(): number {

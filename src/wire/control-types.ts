@@ -23,6 +23,12 @@ export const ControlMessageType = {
   // Controller -> agent: an unsolicited-looking answer that is still bound to one agent
   // message ID (e.g. a sequence resynchronisation after the agent lost its counters).
   NOTICE: 3,
+  // Controller -> agent, unsolicited: a message of another service (seed 000 distribution,
+  // request activation, errors) that must reach the agent now rather than on the answer to
+  // its next registration. The message ID is the controller's own counter; nothing answers
+  // it (the seed-000 protocol retransmits at its own layer), and the channel's ESP replay
+  // window drops duplicates.
+  PUSH: 4,
 } as const;
 
 export type ControlMessageTypeValue = (typeof ControlMessageType)[keyof typeof ControlMessageType];
@@ -41,6 +47,11 @@ export const ControlItemType = {
   KEYROLL_EPHEMERAL: 0x0105, // the agent's ephemeral public value (forward secrecy)
   KEYROLL_RESYNC: 0x0106, // "your sequence numbers for this key must go above N"
   KEYROLL_COOKIE: 0x0107, // proof that an init request is fresh (echoed from a notice)
+  // seed 000 settings (src/wire/control-settings.ts)
+  SETTINGS_REQUEST: 0x0201, // agent -> controller
+  SETTINGS_DISTRIBUTION: 0x0202, // controller -> agent (both ends of the pair)
+  SETTINGS_ACTIVATION: 0x0203, // controller -> the peer of a request
+  SETTINGS_ERROR: 0x0204, // controller -> requester: no policy, mismatch, no response, refused
 } as const;
 
 export type ControlItemTypeValue = (typeof ControlItemType)[keyof typeof ControlItemType];
