@@ -4,9 +4,9 @@
 # them. Pings and a TCP transfer cross the tunnel; tshark proves that the link between the
 # sites carries nothing but ESP in UDP/4500. Run as root on Debian 12:
 #
-#   bash scripts/demo.sh              # install what is needed, run the demo, clean up
-#   bash scripts/demo.sh --keep       # leave both sites running to look around
-#   bash scripts/demo.sh --cleanup    # remove what a --keep run left
+#   bash scripts/demo-manual.sh              # install what is needed, run the demo, clean up
+#   bash scripts/demo-manual.sh --keep       # leave both sites running to look around
+#   bash scripts/demo-manual.sh --cleanup    # remove what a --keep run left
 #
 # Other options: --skip-install (dependencies and build are there already), --dir DIR
 # (work folder, default /tmp/keyplane-demo; one you name is kept afterwards, with the
@@ -264,7 +264,7 @@ if [ "$KEEP" = 1 ]; then
   echo "  node dist/src/cli/main.js dataplane status --socket $DIR/a.sock"
   echo "  ip netns exec $NS_A ping $INNER_B"
   echo "  ip netns exec $NS_A tshark -i $VETH_A"
-  echo "and remove everything with:  bash scripts/demo.sh --cleanup"
+  echo "and remove everything with:  bash scripts/demo-manual.sh --cleanup"
 else
   say "Cleaning up: stopping both data planes and deleting the namespaces (pass --keep to look around first)."
 fi

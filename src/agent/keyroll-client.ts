@@ -7,11 +7,12 @@
 //     sends that follow; synchronous, so nothing can overtake it. If the write fails,
 //     nothing is sent until a write succeeds: a key the agent uses must survive a crash.
 //   - 'send': to the controller;
-//   - 'deliver': other services' items (none yet on this channel: logged);
+//   - 'deliver': other services' items (seed-000 settings), handed to options.onDeliver;
 //   - 'event': a structured log line, without secrets.
 import { renameSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Counters } from '../util/counters.js';
+import type { ControlItem } from '../wire/control-message.js';
 import { cryptoRandomSource, defaultReceiverOptions, KeyReceiver } from '../keyroll/index.js';
 import type { ChannelParams, ReceiverDurable, ReceiverEvent, ReceiverInput, ReceiverOptions, ReceiverOutput } from '../keyroll/index.js';
 import { formatEndpoint, openControlUdp, type ControlEndpoint, type ControlUdpSocket } from '../io/control-udp.js';
@@ -24,6 +25,13 @@ const MAX_TIMER_MS = 0x7fff_ffff;
 
 export type ReceiverTuning = Partial<Omit<ReceiverOptions, 'random' | 'knownItemType'>>;
 
+// Other services on this channel (seed 000 settings): which item types they read, and
+// where their items go.
+export interface ChannelService {
+  readonly knownItemType: (itemType: number) => boolean;
+  readonly onDeliver: (items: readonly ControlItem[]) => void;
+}
+
 export interface KeyrollClientOptions {
   readonly params: ChannelParams;
   readonly controller: ControlEndpoint; // an IP address (resolve names first)
@@ -33,6 +41,7 @@ export interface KeyrollClientOptions {
   readonly log: EventLog;
   readonly maxDatagramBytes?: number;
   readonly now?: () => number; // wall-clock ms (default io/clock.ts)
+  readonly service?: ChannelService;
 }
 
 export class KeyrollClient {
@@ -54,7 +63,11 @@ export class KeyrollClient {
     this.now = o.now ?? anchoredClock();
     this.startedAtMs = this.now();
     this.identity = channelIdentity(o.params);
-    const options = defaultReceiverOptions({ ...o.receiver, random: cryptoRandomSource });
+    const options = defaultReceiverOptions({
+      ...o.receiver,
+      random: cryptoRandomSource,
+      ...(o.service !== undefined ? { knownItemType: o.service.knownItemType } : {}),
+    });
     const durable = this.loadState();
     this.receiver = new KeyReceiver(o.params, options, this.startedAtMs, durable);
     const v = this.receiver.view();
@@ -122,6 +135,12 @@ export class KeyrollClient {
     return this.socket.local;
   }
 
+  // Items of another service for the controller: sent now if the channel is idle and
+  // keyed, else with the next registration (KeyReceiver 'attach').
+  attach(items: readonly ControlItem[]): void {
+    this.input({ type: 'attach', items });
+  }
+
   // Operator request: start an initialisation now (seed flows 2 and 8).
   reinitialise(): void {
     this.input({ type: 'reinitialise' });
@@ -156,7 +175,16 @@ export class KeyrollClient {
           }
           break;
         case 'deliver':
-          this.o.log.info(logLine('deliver', { messageId: out.messageId, items: out.items.length }));
+          if (this.o.service === undefined) {
+            this.o.log.info(logLine('deliver', { messageId: out.messageId, items: out.items.length }));
+            break;
+          }
+          try {
+            this.o.service.onDeliver(out.items);
+          } catch (e) {
+            this.counters.add('agent.service-error');
+            this.o.log.error(logLine('service-error', { error: e instanceof Error ? e.message : String(e) }));
+          }
           break;
         case 'event':
           this.onEvent(out.event, nowMs);
@@ -184,6 +212,9 @@ export class KeyrollClient {
         this.installs[e.kind] += 1;
         this.lastInstallMs = nowMs;
         this.o.log.info(logLine('keyroll', { event: e.name, device, kind: e.kind, generation: e.generation, fingerprint: e.fingerprint }));
+        // Register under the new key at once: the proof lets the controller push to this
+        // agent (seed-000 activations and distributions) without waiting for a heartbeat.
+        if (e.kind === 'init' && this.o.service !== undefined) queueMicrotask(() => this.attach([]));
         break;
       case 'timeout':
         this.o.log.info(logLine('keyroll', { event: e.name, device, kind: e.kind, messageId: e.messageId }));

@@ -12,6 +12,9 @@ import { registerDevice } from './commands/device.js';
 import { registerAgentEnroll } from './commands/agent-enroll.js';
 import { registerController } from './commands/controller.js';
 import { registerAgentRun } from './commands/agent-run.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerSa } from './commands/sa.js';
+import { registerEvents } from './commands/events.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 import { packageVersion } from './version.js';
@@ -34,6 +37,9 @@ export function buildProgram(): Command {
   registerAgentEnroll(program);
   registerController(program);
   registerAgentRun(program);
+  registerPolicy(program);
+  registerSa(program);
+  registerEvents(program);
   program
     .command('version')
     .description('print the keyplane and Node.js versions')

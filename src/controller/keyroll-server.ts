@@ -11,6 +11,7 @@
 // the store is read again every refreshIntervalMs (and soon after a packet for an unknown
 // SPI), so devices enrolled, revoked or removed while the controller runs are picked up.
 import { readEspSpi } from '../wire/esp.js';
+import type { ControlItem } from '../wire/control-message.js';
 import { DecodeError } from '../wire/errors.js';
 import { Counters } from '../util/counters.js';
 import { cryptoRandomSource, defaultSenderOptions, KeySender } from '../keyroll/index.js';
@@ -44,6 +45,15 @@ export interface KeyrollServerOptions {
   // Wall-clock milliseconds (default: io/clock.ts): the core's timer values (rotation
   // due, last rotation) are stored and must mean the same after a restart.
   readonly now?: () => number;
+  readonly service?: ControllerChannelService;
+}
+
+// Other services on the channel (seed 000 settings): their items in registrations, and
+// the device list after every refresh from the store (addresses, revocations).
+export interface ControllerChannelService {
+  readonly knownItemType: (itemType: number) => boolean;
+  readonly onRegistration: (deviceId: string, items: readonly ControlItem[], nowMs: number) => void;
+  readonly onDevices?: (records: readonly DeviceRecord[]) => void;
 }
 
 interface Served {
@@ -90,7 +100,21 @@ export class KeyrollServer {
     this.now = o.now ?? anchoredClock();
     this.startedAtMs = this.now();
     this.refreshIntervalMs = o.refreshIntervalMs ?? DEFAULT_REFRESH_MS;
-    this.options = defaultSenderOptions({ ...o.sender, random: cryptoRandomSource });
+    const svc = o.service;
+    this.options = defaultSenderOptions({
+      ...o.sender,
+      random: cryptoRandomSource,
+      ...(svc !== undefined
+        ? {
+            knownItemType: svc.knownItemType,
+            // The service answers by push (its own protocol retransmits), not in the ack.
+            onRegistration: (deviceId: string, items: readonly ControlItem[], nowMs: number) => {
+              if (items.length > 0) svc.onRegistration(deviceId, items, nowMs);
+              return [];
+            },
+          }
+        : {}),
+    });
     this.sender = new KeySender(this.options);
   }
 
@@ -122,6 +146,22 @@ export class KeyrollServer {
   get local(): ControlEndpoint {
     if (this.socket === null) throw new Error('not started');
     return this.socket.local;
+  }
+
+  // Sends items of another service to a device now (KeySender.push), to the address its
+  // last packet came from, behind any pending write-ahead save of its channel state.
+  // False when it cannot go: unknown/revoked device, no address yet, or no usable key.
+  push(deviceId: string, items: readonly ControlItem[]): boolean {
+    const d = this.served.get(deviceId);
+    if (this.stopped || d === undefined) return false;
+    if (d.address === null) {
+      this.counters.add('controller.push.no-address');
+      return false;
+    }
+    const outs = this.sender.push(deviceId, items);
+    if (!outs.some((o) => o.type === 'send')) return false;
+    this.carryOut(outs, null, this.now());
+    return true;
   }
 
   // ------------------------------------------------------------------------- packets
@@ -325,6 +365,7 @@ export class KeyrollServer {
     }
     for (const id of plan.forget) this.forgetRefused(id);
     for (const r of plan.add) await this.serve(r);
+    this.o.service?.onDevices?.(records);
   }
 
   private async serve(r: DeviceRecord): Promise<void> {

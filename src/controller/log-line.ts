@@ -20,3 +20,16 @@ export function logLine(what: string, fields: Readonly<Record<string, LogValue |
   }
   return parts.join(' ');
 }
+
+// A field of any shape as a log value: objects and arrays as compact JSON.
+export function logValue(v: unknown): LogValue {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  if (v === undefined) return null;
+  return JSON.stringify(v);
+}
+
+export function logFields(fields: Readonly<Record<string, unknown>>): Record<string, LogValue> {
+  const out: Record<string, LogValue> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = logValue(v);
+  return out;
+}

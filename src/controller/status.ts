@@ -46,6 +46,17 @@ export interface ControllerStatus {
   readonly devices: readonly DeviceStatus[];
   readonly revoked: readonly RefusedStatus[];
   readonly counters: Readonly<Record<string, number>>;
+  // Seed-000 settings service (absent in a status from an older controller).
+  readonly settings?: SettingsStatus;
+}
+
+export interface SettingsStatus {
+  readonly entries: number;
+  readonly pending: number;
+  readonly complete: number;
+  readonly policies: number;
+  readonly addresses: number;
+  readonly counters: Readonly<Record<string, number>>;
 }
 
 export { spiHex, keyStatus };
@@ -68,7 +79,12 @@ export function formatControllerStatus(s: ControllerStatus): string {
     lines.push(`Revoked (${s.revoked.length}):`);
     for (const r of s.revoked) lines.push(`  ${r.name} (${r.id}) revoked ${r.revokedAt}, ${r.refused} packets refused`);
   }
+  if (s.settings !== undefined) {
+    const g = s.settings;
+    lines.push('');
+    lines.push(`Settings (seed 000): ${g.policies} policies, ${g.addresses} device addresses, management table ${g.complete} complete + ${g.pending} pending entries (keyplane sa list)`);
+  }
   lines.push('');
-  lines.push(...formatCounters(s.counters));
+  lines.push(...formatCounters({ ...s.counters, ...(s.settings?.counters ?? {}) }));
   return lines.join('\n');
 }

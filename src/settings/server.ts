@@ -185,7 +185,7 @@ export class SettingsServer implements SettingsServerCore {
       } else if (same.entry.params !== null) {
         // S4 -> S5: the other side is filled, the parameters are settled: a retransmission
         // (the distribution was lost); resend to this requester only.
-        out.push({ type: 'send', deviceId, message: distributionFor(same) });
+        out.push({ type: 'send', deviceId, message: distributionFor(same, nowMs) });
         this.counters.add('settings.resend');
         this.event(out, { name: 'request', deviceId, request: req, step: 'S5' });
       } else {
@@ -417,8 +417,14 @@ export class SettingsServer implements SettingsServerCore {
 
 // The distribution for one side of a complete entry, addressed to that side: its own
 // request ID, toPeer = the SA it sends with, fromPeer = the SA it receives with.
-function distributionFor(s: Side): SettingsMessage {
+// `nowMs` given (an S5 resend): the lifetime is what is left of the entry's, not the full
+// one, so both ends expire (and renew) the set at the same time even when one end's copy
+// arrived late; otherwise the late end would keep sending on SAs its peer has already
+// deleted (found by the simulation, test/settings/sim.test.ts).
+function distributionFor(s: Side, nowMs?: number): SettingsMessage {
   const e = s.entry;
+  const left = nowMs === undefined || e.expiresAtMs === null ? e.applied.lifetimeSeconds : Math.max(1, Math.ceil((e.expiresAtMs - nowMs) / 1000));
+  const policy = left >= e.applied.lifetimeSeconds ? e.applied : { ...e.applied, lifetimeSeconds: left };
   const params = e.params!;
   const me = e.rows[s.side];
   const other = s.side === 0 ? 1 : 0;
@@ -430,7 +436,7 @@ function distributionFor(s: Side): SettingsMessage {
       peer: e.rows[other].address,
       flow: e.flow,
       entryId: e.id,
-      policy: e.applied,
+      policy,
       toPeer: params[s.side],
       fromPeer: params[other],
     },

@@ -7,6 +7,13 @@ export const StoreErrorCode = {
   DEVICE_EXISTS: 'store.device-exists',
   NOT_FOUND: 'store.not-found',
   REVOKED: 'store.revoked', // no channel state is kept for a revoked device
+  // Seed 000 (settings service).
+  BAD_ADDRESS: 'store.bad-address', // a device address that is not an IP address, or too many
+  ADDRESS_TAKEN: 'store.address-taken', // another device already has the address
+  BAD_POLICY: 'store.bad-policy', // a policy field of the wrong shape (the message names it)
+  POLICY_EXISTS: 'store.policy-exists', // same name, or same endpoints (unordered) and flow
+  BAD_ENTRY: 'store.bad-entry', // a management-table entry of the wrong shape, stored or given
+  BAD_EVENT: 'store.bad-event', // an event of the wrong shape, or with bytes in its detail
   // The store file and the master key.
   MISSING: 'store.missing', // no store at the path and the caller did not ask to create one
   NOT_A_STORE: 'store.not-a-store', // the file is not SQLite, or SQLite without keyplane's tables

@@ -9,18 +9,23 @@
 // - Secrets are sealed under the master key (sealed-box.ts); rows hold only ciphertext.
 //   Opening checks a sealed marker in `meta`, so a wrong master key is refused up front
 //   (store.master-key-mismatch) instead of producing garbage later.
+// - The seed-000 tables (addresses, policies, management table, events) are in
+//   sqlite-settings.ts.
 import Database from 'better-sqlite3';
 import { closeSync, constants, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes, randomSpi } from '../crypto/random.js';
 import { KEYROLL_KEY_BYTES, type SenderPeerDurable } from '../keyroll/index.js';
-import { StoreError, type ControllerStore, type DeviceRecord, type NewDevice } from './types.js';
+import type { DistributionPolicy, ManagementEntry } from '../settings/types.js';
+import { StoreError, type ControllerStore, type DeviceRecord, type NewDevice, type NewPolicy, type StoredEvent } from './types.js';
 import { StoreErrorCode } from './error-codes.js';
 import { checkDeviceName } from './device-name.js';
 import { createOrReadMasterKey, readMasterKey } from './master-key.js';
 import { SealingKey } from './sealed-box.js';
 import { decodeSenderPeerDurable, encodeSenderPeerDurable } from './durable-codec.js';
 import { CHANNEL_STATE_TABLE, DEVICES_TABLE, META_KEY_CHECK, MIGRATIONS, SCHEMA_VERSION } from './schema.js';
+import { canonicalDeviceAddresses } from './settings-codec.js';
+import { SqliteSettingsTables } from './sqlite-settings.js';
 
 export interface SqliteStoreOptions {
   readonly path: string; // the database file
@@ -50,7 +55,7 @@ interface DeviceRow {
 
 const DEVICE_COLUMNS = 'id, name, created_at_ms, revoked_at_ms, init_spi, variant, forward_secrecy';
 
-function record(r: DeviceRow): DeviceRecord {
+function record(r: DeviceRow, addresses: readonly string[]): DeviceRecord {
   return {
     id: r.id,
     name: r.name,
@@ -59,6 +64,7 @@ function record(r: DeviceRow): DeviceRecord {
     initSpi: r.init_spi,
     variant: r.variant,
     forwardSecrecy: r.forward_secrecy === 1,
+    addresses: [...addresses],
   };
 }
 
@@ -75,7 +81,7 @@ function wrap(e: unknown, doing: string): never {
   throw e;
 }
 
-function checkNewDevice(d: NewDevice, initKey: Uint8Array, nowMs: number): void {
+function checkNewDevice(d: NewDevice, initKey: Uint8Array, nowMs: number): string[] {
   checkDeviceName(d.name);
   if (d.variant !== 'explicit' && d.variant !== 'spi') throw new StoreError(StoreErrorCode.BAD_DEVICE, 'variant must be "explicit" or "spi"');
   if (typeof d.forwardSecrecy !== 'boolean') throw new StoreError(StoreErrorCode.BAD_DEVICE, 'forwardSecrecy must be true or false');
@@ -83,11 +89,13 @@ function checkNewDevice(d: NewDevice, initKey: Uint8Array, nowMs: number): void 
     throw new StoreError(StoreErrorCode.BAD_DEVICE, `the init key must be ${KEYROLL_KEY_BYTES} bytes`);
   }
   if (!Number.isFinite(nowMs)) throw new StoreError(StoreErrorCode.BAD_DEVICE, 'nowMs must be a finite number');
+  return canonicalDeviceAddresses(d.addresses ?? []);
 }
 
 export class SqliteControllerStore implements ControllerStore {
   private closed = false;
   private readonly q;
+  private readonly settings: SqliteSettingsTables;
 
   constructor(
     private readonly db: Database.Database,
@@ -96,6 +104,7 @@ export class SqliteControllerStore implements ControllerStore {
     readonly path: string,
     private readonly spiSource: () => number = randomSpi,
   ) {
+    this.settings = new SqliteSettingsTables(db, sealing);
     this.q = {
       byId: db.prepare<[string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`),
       byName: db.prepare<[string], DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE name = ?`),
@@ -134,7 +143,7 @@ export class SqliteControllerStore implements ControllerStore {
 
   async addDevice(device: NewDevice, initKey: Uint8Array, nowMs: number): Promise<DeviceRecord> {
     this.open();
-    checkNewDevice(device, initKey, nowMs);
+    const addresses = checkNewDevice(device, initKey, nowMs);
     const createdAtMs = Math.floor(nowMs);
     try {
       return this.db
@@ -146,7 +155,8 @@ export class SqliteControllerStore implements ControllerStore {
           const initSpi = this.fresh(this.spiSource, (v) => this.q.spiTaken.get({ spi: v }) !== undefined, 'init SPI');
           const sealed = this.sealing.seal(DEVICES_TABLE, id, initKey);
           this.q.insert.run(id, device.name, createdAtMs, initSpi, device.variant, device.forwardSecrecy ? 1 : 0, sealed);
-          return { id, name: device.name, createdAtMs, revokedAtMs: null, initSpi, variant: device.variant, forwardSecrecy: device.forwardSecrecy };
+          this.settings.writeAddresses(id, addresses);
+          return { id, name: device.name, createdAtMs, revokedAtMs: null, initSpi, variant: device.variant, forwardSecrecy: device.forwardSecrecy, addresses };
         })
         .immediate();
     } catch (e) {
@@ -167,18 +177,22 @@ export class SqliteControllerStore implements ControllerStore {
   async getDevice(id: string): Promise<DeviceRecord | undefined> {
     this.open();
     const r = this.q.byId.get(id);
-    return r === undefined ? undefined : record(r);
+    return r === undefined ? undefined : record(r, this.settings.addressesOf(r.id));
   }
 
   async getDeviceByName(name: string): Promise<DeviceRecord | undefined> {
     this.open();
     const r = this.q.byName.get(name);
-    return r === undefined ? undefined : record(r);
+    return r === undefined ? undefined : record(r, this.settings.addressesOf(r.id));
   }
 
   async listDevices(): Promise<DeviceRecord[]> {
     this.open();
-    return this.q.all.all().map(record);
+    // One read transaction, so devices and addresses are from the same moment.
+    return this.db.transaction(() => {
+      const addresses = this.settings.allAddresses();
+      return this.q.all.all().map((r) => record(r, addresses.get(r.id) ?? []));
+    })();
   }
 
   // true when this call revoked an active device; false for an unknown device or one
@@ -256,6 +270,89 @@ export class SqliteControllerStore implements ControllerStore {
       return decodeSenderPeerDurable(plain);
     } finally {
       plain.fill(0);
+    }
+  }
+
+  // ---- seed 000 settings service (sqlite-settings.ts)
+
+  async setDeviceAddresses(id: string, addresses: readonly string[]): Promise<void> {
+    this.open();
+    try {
+      this.settings.setDeviceAddresses(id, addresses);
+    } catch (e) {
+      wrap(e, `setting the addresses of device ${id}`);
+    }
+  }
+
+  async addPolicy(policy: NewPolicy, nowMs: number): Promise<DistributionPolicy> {
+    this.open();
+    try {
+      return this.settings.addPolicy(policy, nowMs);
+    } catch (e) {
+      wrap(e, 'adding a policy');
+    }
+  }
+
+  async listPolicies(): Promise<DistributionPolicy[]> {
+    this.open();
+    try {
+      return this.settings.listPolicies();
+    } catch (e) {
+      wrap(e, 'listing policies');
+    }
+  }
+
+  async removePolicy(idOrName: string): Promise<boolean> {
+    this.open();
+    try {
+      return this.settings.removePolicy(idOrName);
+    } catch (e) {
+      wrap(e, `removing policy ${idOrName}`);
+    }
+  }
+
+  async saveEntry(entry: ManagementEntry): Promise<void> {
+    this.open();
+    try {
+      this.settings.saveEntry(entry);
+    } catch (e) {
+      wrap(e, 'saving a management-table entry');
+    }
+  }
+
+  async deleteEntry(id: string): Promise<void> {
+    this.open();
+    try {
+      this.settings.deleteEntry(id);
+    } catch (e) {
+      wrap(e, `deleting entry ${id}`);
+    }
+  }
+
+  async listEntries(): Promise<ManagementEntry[]> {
+    this.open();
+    try {
+      return this.settings.listEntries();
+    } catch (e) {
+      wrap(e, 'listing management-table entries');
+    }
+  }
+
+  async appendEvents(events: readonly Omit<StoredEvent, 'id'>[]): Promise<void> {
+    this.open();
+    try {
+      this.settings.appendEvents(events);
+    } catch (e) {
+      wrap(e, 'appending events');
+    }
+  }
+
+  async listEvents(afterId: number, limit: number): Promise<StoredEvent[]> {
+    this.open();
+    try {
+      return this.settings.listEvents(afterId, limit);
+    } catch (e) {
+      wrap(e, 'listing events');
     }
   }
 

@@ -53,7 +53,7 @@ test('datagrams arrive with their source; oversize ones are reported, not delive
 });
 
 function rec(id: string, revoked = false): DeviceRecord {
-  return { id, name: `n-${id}`, createdAtMs: 0, revokedAtMs: revoked ? 1 : null, initSpi: 300, variant: 'spi', forwardSecrecy: true };
+  return { id, name: `n-${id}`, createdAtMs: 0, revokedAtMs: revoked ? 1 : null, initSpi: 300, variant: 'spi', forwardSecrecy: true, addresses: [] };
 }
 
 test('planSync: serve the enrolled, refuse the revoked, drop the removed', () => {

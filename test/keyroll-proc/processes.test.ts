@@ -36,6 +36,7 @@ function startController(): Proc {
     '--rotation-seconds', '0.3',
     '--min-rotation-seconds', '0.1',
     '--refresh-seconds', '0.2',
+    '--admin-listen', 'off', // no admin API (and no token file under /var/lib) in this test
     '--control-socket', path('controller.sock'),
   ]);
 }

@@ -1,4 +1,4 @@
-// The README's main job: scripts/demo.sh runs end to end (two namespaces, keyplane
+// The manual-keying demo: scripts/demo-manual.sh runs end to end (two namespaces, keyplane
 // dataplane run on each side, ping, TCP transfer with SHA-256 check, tshark sees only
 // ESP in UDP), exits 0, leaks no key into its output or logs, and cleans up.
 import { test } from 'node:test';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const DEMO = fileURLToPath(new URL('../../../scripts/demo.sh', import.meta.url));
+const DEMO = fileURLToPath(new URL('../../../scripts/demo-manual.sh', import.meta.url));
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -29,7 +29,7 @@ function namespaces(): string {
   return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
 }
 
-test('scripts/demo.sh: ping and TCP cross the tunnel, SHA-256 matches, only ESP on the link', { timeout: 300_000 }, async (t) => {
+test('scripts/demo-manual.sh: ping and TCP cross the tunnel, SHA-256 matches, only ESP on the link', { timeout: 300_000 }, async (t) => {
   if (process.getuid?.() !== 0) {
     t.skip('the demo needs root (network namespaces, TUN)');
     return;

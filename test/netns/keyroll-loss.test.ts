@@ -52,7 +52,7 @@ before(async () => {
   const enroll = await keyplane(['agent', 'enroll', add.stdout.trim(), '--file', path('far.json')]);
   assert.equal(enroll.code, 0, enroll.stderr);
   controller = startKeyplane(
-    ['controller', 'run', ...store, '--listen', `${OUTER.a.v4}:${PORT}`, '--rotation-seconds', '0.3', '--min-rotation-seconds', '0.1', '--control-socket', path('c.sock')],
+    ['controller', 'run', ...store, '--listen', `${OUTER.a.v4}:${PORT}`, '--rotation-seconds', '0.3', '--min-rotation-seconds', '0.1', '--admin-listen', 'off', '--control-socket', path('c.sock')],
     ['ip', 'netns', 'exec', pair.a],
   );
   await controller.ready;

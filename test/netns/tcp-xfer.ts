@@ -1,10 +1,13 @@
 // A TCP transfer with its content checked by SHA-256 on both ends. Run in namespaces:
 //   node tcp-xfer.js server HOST PORT          prints "LISTENING", then "RESULT {bytes,sha256}"
-//   node tcp-xfer.js client HOST PORT BYTES    sends BYTES random bytes, prints "RESULT {...}"
+//   node tcp-xfer.js client HOST PORT BYTES [BYTES_PER_SECOND]
+//                                              sends BYTES random bytes (paced when a rate is
+//                                              given: a long-lived connection), prints "RESULT {...}"
 import { createHash, randomBytes } from 'node:crypto';
 import { createConnection, createServer } from 'node:net';
 
-const [mode, host, portText, bytesText] = process.argv.slice(2);
+const [mode, host, portText, bytesText, rateText] = process.argv.slice(2);
+const rate = rateText === undefined ? 0 : Number(rateText);
 const port = Number(portText);
 
 if (mode === 'server' && host) {
@@ -27,9 +30,11 @@ if (mode === 'server' && host) {
   const hash = createHash('sha256');
   const socket = createConnection({ host, port }, () => {
     let sent = 0;
+    const started = Date.now();
     const pump = (): void => {
       while (sent < total) {
-        const chunk = randomBytes(Math.min(64 * 1024, total - sent));
+        if (rate > 0 && sent > ((Date.now() - started) / 1000) * rate) return void setTimeout(pump, 20);
+        const chunk = randomBytes(Math.min(rate > 0 ? 4096 : 64 * 1024, total - sent));
         hash.update(chunk);
         sent += chunk.length;
         if (!socket.write(chunk)) return void socket.once('drain', pump);

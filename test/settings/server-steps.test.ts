@@ -158,18 +158,34 @@ test('S1-S3-S8 same ID different SPI -> mismatch with entry list', () => {
   assert.equal(w.server.counters.get('settings.error.mismatch'), 1);
 });
 
+// An S5 resend carries what is left of the entry's lifetime (server.ts distributionFor):
+// the distribution as first sent, with the lifetime the entry has left at `nowMs`.
+function resentAt(d: SettingsDistribution, expiresAtMs: number, nowMs: number): SettingsDistribution {
+  return { ...d, policy: { ...d.policy, lifetimeSeconds: Math.ceil((expiresAtMs - nowMs) / 1000) } };
+}
+
 test('S4-S5 idempotent retransmission resends the distribution to the requester only', () => {
   const w = new World();
   const first = completePair(w);
   const original = distributionTo(first, 'dev-a');
   const out = w.ask(5000, A, B, 1001, 5100); // the distribution to A was lost; A retransmits
-  assert.deepEqual(sends(out), [{ deviceId: 'dev-a', message: { kind: 'distribution', distribution: original } }]);
+  const resent = sends(out)[0]?.message;
+  assert.ok(resent?.kind === 'distribution');
+  assert.equal(sends(out).length, 1);
+  assert.equal(sends(out)[0]!.deviceId, 'dev-a');
+  // The same distribution, with the time since completion taken off its lifetime.
+  const left = resent.distribution.policy.lifetimeSeconds;
+  assert.ok(left < original.policy.lifetimeSeconds && left >= original.policy.lifetimeSeconds - 6, `lifetime left ${left}`);
+  assert.deepEqual(resent.distribution, { ...original, policy: { ...original.policy, lifetimeSeconds: left } });
   assert.deepEqual(steps(out), ['S5']);
   assert.equal(ofType(out, 'persist').length, 0, 'nothing new to store');
   assert.equal(w.server.entries().length, 1, 'no second entry');
   // And for the side that filled the blank row (B), the same.
   const outB = w.ask(6000, B, A, 2001, 6100);
-  assert.deepEqual(sends(outB), [{ deviceId: 'dev-b', message: { kind: 'distribution', distribution: distributionTo(first, 'dev-b') } }]);
+  const toB = distributionTo(first, 'dev-b');
+  const resentB = sends(outB)[0]?.message;
+  assert.ok(resentB?.kind === 'distribution');
+  assert.deepEqual(sends(outB), [{ deviceId: 'dev-b', message: { kind: 'distribution', distribution: { ...toB, policy: { ...toB.policy, lifetimeSeconds: left - 1 } } } }]);
   assert.equal(w.server.counters.get('settings.resend'), 2);
 });
 
@@ -366,7 +382,8 @@ test('renewal entry kept apart from the entry it replaces', () => {
   assert.equal(events(out, 'distributed')[0]!.renewal, true);
   assert.equal(events(first, 'distributed')[0]!.renewal, false);
   // The old entry still answers its own retransmission until its own timer ...
-  assert.deepEqual(distributionTo(w.ask(renewAt + 60, A, B, 1001, 5100), 'dev-a'), old);
+  const oldExpiry = w.server.entries().find((e) => e.id === old.entryId)!.expiresAtMs!;
+  assert.deepEqual(distributionTo(w.ask(renewAt + 60, A, B, 1001, 5100), 'dev-a'), resentAt(old, oldExpiry, renewAt + 60));
   const expiry = w.tick(100 + LIFETIME_S * 1000);
   assert.deepEqual(ofType(expiry, 'forget'), [{ type: 'forget', entryId: old.entryId }]);
   // ... and only the old one goes.
@@ -594,7 +611,7 @@ test('restore: a complete entry keeps its keys and its expiry; one past expiry g
   const w2 = new World(undefined, {}, 42);
   w2.server.restore(stored, 10_000);
   assert.equal(w2.server.nextDueMs(), stored[0]!.expiresAtMs);
-  assert.deepEqual(distributionTo(w2.ask(11_000, A, B, 1001, 5100), 'dev-a'), distributionTo(first, 'dev-a'), 'S5 with the stored keys');
+  assert.deepEqual(distributionTo(w2.ask(11_000, A, B, 1001, 5100), 'dev-a'), resentAt(distributionTo(first, 'dev-a'), stored[0]!.expiresAtMs!, 11_000), 'S5 with the stored keys');
   assert.deepEqual(steps(w2.ask(11_000, A, B, 1001, 5101)), ['S8'], 'and S3 still sees the stored SPI');
   const w3 = new World(undefined, {}, 43);
   w3.server.restore(stored, stored[0]!.expiresAtMs! + 5000);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../../src/store/types.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { senderInitKeyStateOnly } from '../../src/keyroll/durable.js';
 import type { KeyrollVariant } from '../../src/keyroll/types.js';
 import { norm, numberedState, realChannelStates, storeIn, tempDir } from './helpers.js';
@@ -33,7 +34,7 @@ test('round trip: devices, init keys and channel states read back exactly, also 
       const d = await store.addDevice({ name, variant, forwardSecrecy }, key, 1_700_000_000_000 + i);
       assert.match(d.id, /^[0-9a-f]{16}$/);
       assert.ok(d.initSpi >= 0x100 && d.initSpi <= 0xffff_ffff);
-      assert.deepEqual(d, { id: d.id, name, createdAtMs: 1_700_000_000_000 + i, revokedAtMs: null, initSpi: d.initSpi, variant, forwardSecrecy });
+      assert.deepEqual(d, { id: d.id, name, createdAtMs: 1_700_000_000_000 + i, revokedAtMs: null, initSpi: d.initSpi, variant, forwardSecrecy, addresses: [] });
       assert.deepEqual(await store.getDevice(d.id), d);
       assert.deepEqual(await store.getDeviceByName(name), d);
       keys.set(d.id, key);
@@ -183,11 +184,14 @@ test('a store written by a newer schema is refused with a clear error', async ()
     await storeIn(dir).close();
     const Database = (await import('better-sqlite3')).default;
     const raw = new Database(dir.file('controller.db'));
-    raw.prepare("UPDATE meta SET value = '2' WHERE key = 'schema_version'").run();
+    raw.prepare('UPDATE meta SET value = ? WHERE key = ?').run(String(SCHEMA_VERSION + 1), 'schema_version');
     raw.close();
     assert.throws(
       () => storeIn(dir),
-      (e: unknown) => e instanceof StoreError && e.code === 'store.schema-too-new' && /schema version 2.*newer keyplane.*up to 1/.test(e.message),
+      (e: unknown) =>
+        e instanceof StoreError &&
+        e.code === 'store.schema-too-new' &&
+        new RegExp(`schema version ${SCHEMA_VERSION + 1}.*newer keyplane.*up to ${SCHEMA_VERSION}`).test(e.message),
     );
   } finally {
     dir.remove();

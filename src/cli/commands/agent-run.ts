@@ -11,11 +11,28 @@ import { controlRequest, startControlServer, type ControlServer } from '../contr
 import { createLogger } from '../log.js';
 import { UsageError } from '../usage-error.js';
 import { ms, parseAddress, parseCount, parseSeconds, waitForSignal } from './controller.js';
+import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { loadAgentConfig, type AgentConfig } from '../../config/agent-config.js';
+import { createUserspaceDataPlane, type UserspaceDataPlane } from '../../dataplane/userspace.js';
+import { SettingsClient } from '../../agent/settings-client.js';
+import { anchoredClock } from '../../io/clock.js';
+
+// Is the kernel forwarding packets of this address family (router mode needs it)?
+function forwardingEnabled(address: string): boolean {
+  const file = isIP(address) === 6 ? '/proc/sys/net/ipv6/conf/all/forwarding' : '/proc/sys/net/ipv4/ip_forward';
+  try {
+    return readFileSync(file, 'utf8').trim() === '1';
+  } catch {
+    return true; // cannot tell: say nothing
+  }
+}
 
 export const DEFAULT_AGENT_STATE_FILE = '/var/lib/keyplane/agent-state.json';
 export const DEFAULT_AGENT_SOCKET = '/run/keyplane/agent.sock';
 
 interface RunOptions {
+  readonly config?: string;
   readonly file: string;
   readonly state: string;
   readonly controller?: string;
@@ -29,7 +46,17 @@ interface RunOptions {
   readonly controlSocket: string;
 }
 
-export async function runAgent(o: RunOptions): Promise<void> {
+export async function runAgent(cli: RunOptions, isSet: (option: string) => boolean = () => false): Promise<void> {
+  // With --config the file gives the enrollment, state and controller (flags still win
+  // where given) and the agent also runs the data plane and the seed-000 settings client.
+  const cfg: AgentConfig | null = cli.config === undefined ? null : loadAgentConfig(cli.config);
+  const o: RunOptions = {
+    ...cli,
+    file: cfg !== null && !isSet('file') ? cfg.enrollment : cli.file,
+    state: cfg !== null && !isSet('state') ? cfg.state : cli.state,
+    ...(cfg?.controller != null && cli.controller === undefined ? { controller: cfg.controller } : {}),
+    ...(cfg?.registrationSeconds != null && cli.registrationSeconds === undefined ? { registrationSeconds: String(cfg.registrationSeconds) } : {}),
+  };
   const override = parseAddress(o.controller, '--controller');
   const bind = parseAddress(o.bind, '--bind', 0);
   const registration = parseSeconds(o.registrationSeconds, '--registration-seconds');
@@ -58,8 +85,26 @@ export async function runAgent(o: RunOptions): Promise<void> {
   };
   let client: KeyrollClient | undefined;
   let control: ControlServer | undefined;
+  let dataPlane: UserspaceDataPlane | undefined;
+  let settings: SettingsClient | undefined;
   const signal = waitForSignal();
   try {
+    if (cfg !== null) {
+      if (cfg.mode === 'router' && !forwardingEnabled(cfg.address)) {
+        log.warn(`router mode but IP forwarding is off: hosts behind this device cannot use the tunnels (sysctl -w net.ipv${isIP(cfg.address) === 6 ? '6.conf.all.forwarding' : '4.ip_forward'}=1)`);
+      }
+      dataPlane = await createUserspaceDataPlane({ tunName: cfg.dataplane.tun, mtu: cfg.dataplane.mtu, localAddress: cfg.address, port: cfg.dataplane.port });
+      const clock = anchoredClock();
+      settings = new SettingsClient({
+        entries: cfg.entries,
+        dataPlane,
+        send: (items) => client?.attach(items),
+        log,
+        now: clock,
+        tuning: cfg.tuning,
+      });
+    }
+    const sc = settings;
     client = await KeyrollClient.start({
       params: enrollment.params,
       controller,
@@ -67,13 +112,24 @@ export async function runAgent(o: RunOptions): Promise<void> {
       statePath: o.state,
       receiver,
       log,
+      ...(sc !== undefined ? { service: { knownItemType: sc.knownItemType, onDeliver: sc.onDeliver } } : {}),
     });
+    await settings?.start();
     const c = client;
+    const dp = dataPlane;
+    const fullStatus = async (): Promise<AgentStatus> => {
+      const base = c.status();
+      if (sc === undefined || dp === undefined || cfg === null) return base;
+      const st = sc.status();
+      const sas = (await dp.listSas()).map((x) => ({ spi: x.spi, direction: x.direction, packets: x.counters.packets, bytes: x.counters.bytes }));
+      const dpCounters = Object.fromEntries(Object.entries(await dp.counters()).map(([k, v]) => [`dataplane.${k}`, v]));
+      return { ...base, settings: { mode: cfg.mode, address: cfg.address, tun: dp.tunName, entries: st.entries, sas, counters: { ...st.counters, ...dpCounters } } };
+    };
     control = await startControlServer(o.controlSocket, async (req) => {
-      if (req.method === 'status') return c.status();
+      if (req.method === 'status') return fullStatus();
       if (req.method === 'reinitialise') {
         c.reinitialise();
-        return c.status();
+        return fullStatus();
       }
       throw new Error(`unknown method "${req.method}"`);
     });
@@ -85,7 +141,9 @@ export async function runAgent(o: RunOptions): Promise<void> {
     log.info(`${sig}: shutting down`);
   } finally {
     await control?.close();
+    await settings?.stop();
     await client?.stop();
+    await dataPlane?.close();
     if (client !== undefined) log.info('stopped');
   }
 }
@@ -100,7 +158,8 @@ export function registerAgentRun(program: Command): void {
   const agent = program.commands.find((c) => c.name() === 'agent') ?? program.command('agent').description('the keyplane agent that runs on each IPsec device');
   agent
     .command('run')
-    .description('keep the control channel with the controller keyed (seed-004 key receiver); runs until SIGINT/SIGTERM')
+    .description('keep the control channel with the controller keyed (seed-004 key receiver); with --config also run the data plane and get IPsec settings from the controller (seed 000); runs until SIGINT/SIGTERM')
+    .option('-c, --config <file>', 'agent config file (docs/configuration.md "Agent"): data plane, protected traffic, peers')
     .option('--file <file>', 'the enrollment file from "keyplane agent enroll"', DEFAULT_ENROLLMENT_FILE)
     .option('--state <file>', 'the channel state file (keys; mode 0600, written before every use)', DEFAULT_AGENT_STATE_FILE)
     .option('--controller <addr:port>', "override the controller's address from the enrollment (NAT, relays)")
@@ -117,7 +176,7 @@ export function registerAgentRun(program: Command): void {
       '\nLogs go to stderr, one structured line per event (generation, key fingerprint; never keys).\n\n' +
         'Example:\n  keyplane agent run --file /var/lib/keyplane/agent.json\n\nSee docs/controller-agent.md.',
     )
-    .action((o: RunOptions) => runAgent(o));
+    .action((o: RunOptions, cmd: Command) => runAgent(o, (k) => cmd.getOptionValueSource(k) === 'cli'));
   agent
     .command('status')
     .description("show the agent's key generation and fingerprints (never keys), last answer, counters")

@@ -11,6 +11,14 @@ import { StoreError } from '../../store/types.js';
 import { STORE_OPEN_USAGE_CODES } from '../../store/error-codes.js';
 import { controlRequest, startControlServer, type ControlServer } from '../control-socket.js';
 import { createLogger } from '../log.js';
+import { SettingsService } from '../../controller/settings-service.js';
+import { startAdminApi, loadOrCreateAdminToken, type AdminApi } from '../../controller/admin-api.js';
+import { AdminTokenError } from '../../controller/admin-token.js';
+import { anchoredClock } from '../../io/clock.js';
+import { loadControllerConfig, type ControllerConfig } from '../../config/controller-config.js';
+
+export const DEFAULT_ADMIN_PORT = 4580;
+export const DEFAULT_ADMIN_TOKEN_FILE = '/var/lib/keyplane/admin.token';
 import { UsageError } from '../usage-error.js';
 import { DEFAULT_MASTER_KEY_FILE, DEFAULT_STORE_FILE } from './device.js';
 
@@ -64,6 +72,7 @@ export const ms = (seconds: number | undefined): number | undefined => (seconds 
 // ---------------------------------------------------------------------------- run
 
 interface RunOptions {
+  readonly config?: string;
   readonly store: string;
   readonly masterKey: string;
   readonly listen?: string;
@@ -73,13 +82,31 @@ interface RunOptions {
   readonly initBurst?: string;
   readonly replayWindow?: string;
   readonly refreshSeconds?: string;
+  readonly activationSeconds?: string;
+  readonly activationMaxSends?: string;
+  readonly adminListen: string;
+  readonly adminTokenFile: string;
   readonly controlSocket: string;
 }
 
 // Store problems the operator fixes by changing the command line or a file: exit code 2.
 const USAGE_CODES: ReadonlySet<string> = new Set(STORE_OPEN_USAGE_CODES);
 
-export async function runController(o: RunOptions): Promise<void> {
+export async function runController(cli: RunOptions, isSet: (option: string) => boolean = () => false): Promise<void> {
+  // --config gives defaults for everything; flags on the command line still win.
+  const cfg: ControllerConfig | null = cli.config === undefined ? null : loadControllerConfig(cli.config);
+  const from = <K extends keyof RunOptions>(k: K, v: RunOptions[K] | undefined): Partial<RunOptions> => (cfg !== null && !isSet(k) && v !== undefined ? { [k]: v } : {});
+  const o: RunOptions = {
+    ...cli,
+    ...from('store', cfg?.store),
+    ...from('masterKey', cfg?.masterKey),
+    ...from('listen', cfg === null ? undefined : formatEndpoint(cfg.listen)),
+    ...from('adminListen', cfg === null ? undefined : cfg.admin.listen === null ? 'off' : formatEndpoint(cfg.admin.listen)),
+    ...from('adminTokenFile', cfg?.admin.tokenFile),
+    ...from('rotationSeconds', cfg?.rotationSeconds == null ? undefined : String(cfg.rotationSeconds)),
+    ...from('activationSeconds', cfg?.tuning.activationIntervalMs === undefined ? undefined : String(cfg.tuning.activationIntervalMs / 1000)),
+    ...from('activationMaxSends', cfg?.tuning.activationMaxSends === undefined ? undefined : String(cfg.tuning.activationMaxSends)),
+  };
   const listen = parseAddress(o.listen, '--listen', DEFAULT_LISTEN.port) ?? DEFAULT_LISTEN;
   const rotation = parseSeconds(o.rotationSeconds, '--rotation-seconds', true);
   const minRotation = parseSeconds(o.minRotationSeconds, '--min-rotation-seconds', true);
@@ -87,6 +114,9 @@ export async function runController(o: RunOptions): Promise<void> {
   const initBurst = parseCount(o.initBurst, '--init-burst', 1, 1000);
   const replayWindow = parseCount(o.replayWindow, '--replay-window', 32, 65536);
   const refresh = parseSeconds(o.refreshSeconds, '--refresh-seconds');
+  const activation = parseSeconds(o.activationSeconds, '--activation-seconds');
+  const activationMaxSends = parseCount(o.activationMaxSends, '--activation-max-sends', 1, 100);
+  const adminListen = o.adminListen === 'off' ? null : parseAddress(o.adminListen, '--admin-listen', DEFAULT_ADMIN_PORT)!;
   const log = createLogger();
 
   let store: SqliteControllerStore;
@@ -98,6 +128,17 @@ export async function runController(o: RunOptions): Promise<void> {
   }
   let server: KeyrollServer | undefined;
   let control: ControlServer | undefined;
+  let admin: AdminApi | undefined;
+  const clock = anchoredClock();
+  const settings = new SettingsService({
+    store,
+    log,
+    now: clock,
+    tuning: {
+      ...(activation !== undefined ? { activationIntervalMs: ms(activation)! } : {}),
+      ...(activationMaxSends !== undefined ? { activationMaxSends } : {}),
+    },
+  });
   const signal = waitForSignal();
   try {
     const sender = {
@@ -106,13 +147,29 @@ export async function runController(o: RunOptions): Promise<void> {
       ...(initRate !== undefined || initBurst !== undefined ? { initRateLimit: { perMinute: initRate ?? 6, burst: initBurst ?? 3 } } : {}),
       ...(replayWindow !== undefined ? { replayWindow } : {}),
     };
-    server = await KeyrollServer.start({ store, listen, sender, ...(refresh !== undefined ? { refreshIntervalMs: ms(refresh)! } : {}), log });
+    if (cfg !== null) await seedPolicies(store, cfg, log);
+    await settings.start();
+    server = await KeyrollServer.start({ store, listen, sender, ...(refresh !== undefined ? { refreshIntervalMs: ms(refresh)! } : {}), log, now: clock, service: settings });
+    settings.setPusher(server);
     const s = server;
+    if (adminListen !== null) {
+      let token: Uint8Array;
+      try {
+        token = loadOrCreateAdminToken(o.adminTokenFile);
+      } catch (e) {
+        // A token file that is too open or not a token: fixed by the operator (exit 2).
+        if (e instanceof AdminTokenError && (e.code === 'admin.token-permissions' || e.code === 'admin.token-invalid')) throw new UsageError(e.message);
+        throw e;
+      }
+      admin = await startAdminApi({ listen: adminListen, token, store, log, onChange: () => void s.refresh() });
+      log.info(`admin API on ${admin.url} (token in ${o.adminTokenFile})`);
+    }
+    const fullStatus = (): ControllerStatus => ({ ...s.status(), settings: settings.status() });
     control = await startControlServer(o.controlSocket, async (req) => {
-      if (req.method === 'status') return s.status();
+      if (req.method === 'status') return fullStatus();
       if (req.method === 'refresh') {
         await s.refresh();
-        return s.status();
+        return fullStatus();
       }
       throw new Error(`unknown method "${req.method}"`);
     });
@@ -121,9 +178,26 @@ export async function runController(o: RunOptions): Promise<void> {
     log.info(`${sig}: shutting down`);
   } finally {
     await control?.close();
+    await admin?.close();
     await server?.stop();
+    await settings.stop();
     await store.close();
     if (server !== undefined) log.info('stopped; channel state saved');
+  }
+}
+
+// The config file's policies, added to the store when no policy of that name exists (the
+// store stays the truth: a policy changed through the admin API is not overwritten).
+async function seedPolicies(store: SqliteControllerStore, cfg: ControllerConfig, log: ReturnType<typeof createLogger>): Promise<void> {
+  const existing = new Map((await store.listPolicies()).map((p) => [p.name, p]));
+  for (const p of cfg.policies) {
+    const had = existing.get(p.name);
+    if (had === undefined) {
+      await store.addPolicy(p, Date.now());
+      log.info(`policy ${p.name} added from ${cfg.file}`);
+    } else if (JSON.stringify({ ...had, id: undefined, createdAtMs: undefined }) !== JSON.stringify({ ...p, id: undefined, createdAtMs: undefined })) {
+      log.warn(`policy ${p.name} in ${cfg.file} differs from the stored one; the stored one is kept (keyplane policy rm ${p.name} to take the file's)`);
+    }
   }
 }
 
@@ -135,7 +209,8 @@ async function status(o: { socket: string; json?: boolean }): Promise<void> {
 export function registerController(program: Command): void {
   const c = program.command('controller').description('the keyplane controller: key sender of the controller <-> agent control channel (seed 004)');
   c.command('run')
-    .description('serve the control channel for every device in the store; runs until SIGINT/SIGTERM')
+    .description('serve the control channel for every device in the store, the seed-000 settings service and the admin API; runs until SIGINT/SIGTERM')
+    .option('-c, --config <file>', 'controller config file (docs/configuration.md "Controller configuration"); flags override it')
     .option('--store <file>', 'the controller store (SQLite)', DEFAULT_STORE_FILE)
     .option('--master-key <file>', 'the controller master key file (mode 0600)', DEFAULT_MASTER_KEY_FILE)
     .option('--listen <addr:port>', `UDP address and port of the control channel (default ${formatEndpoint(DEFAULT_LISTEN)})`)
@@ -145,6 +220,10 @@ export function registerController(program: Command): void {
     .option('--init-burst <n>', 'initialisations allowed per device in a row (default 3)')
     .option('--replay-window <n>', 'anti-replay window per key, packets (default 64)')
     .option('--refresh-seconds <n>', 'read the store for enrolled and revoked devices this often (default 2)')
+    .option('--activation-seconds <n>', 'seed 000: send a request activation to the peer this often (default 5)')
+    .option('--activation-max-sends <n>', 'seed 000: request activations before giving up with "no response" (default 6)')
+    .option('--admin-listen <addr:port>', `admin HTTP API address, or "off"`, `127.0.0.1:${DEFAULT_ADMIN_PORT}`)
+    .option('--admin-token-file <file>', 'admin API bearer token (created, mode 0600, when missing)', DEFAULT_ADMIN_TOKEN_FILE)
     .option('--control-socket <path>', 'unix socket for "controller status"', DEFAULT_CONTROLLER_SOCKET)
     .addHelpText(
       'after',
@@ -152,7 +231,7 @@ export function registerController(program: Command): void {
         'never keys). On SIGINT/SIGTERM pending store writes finish before it exits.\n\n' +
         'Example:\n  keyplane controller run --listen 0.0.0.0:4501 --rotation-seconds 3600\n\nSee docs/controller-agent.md.',
     )
-    .action((o: RunOptions) => runController(o));
+    .action((o: RunOptions, cmd: Command) => runController(o, (k) => cmd.getOptionValueSource(k) === 'cli'));
   c.command('status')
     .description('show each device: key generation, fingerprints (never keys), last seen, counters')
     .option('-s, --socket <path>', 'control socket of the running controller', DEFAULT_CONTROLLER_SOCKET)
