@@ -2,8 +2,8 @@
 // run on the control channel (requests arrive in agents' registrations, answers leave as
 // pushes) with the store behind it.
 //
-//   - 'persist' / 'forget': the management table in the store, write-ahead: every send
-//     that follows waits for the save, so keys are never handed out before they are stored
+//   - 'persist' / 'forget': the management table in the store, write-ahead: every
+//     distribution that follows waits for the save, so keys are never handed out before they are stored
 //     and a controller killed at any moment restarts with every entry it ever answered for
 //     (seed 000 leaves persistence open; DESIGN.md "Processes");
 //   - 'send': encoded as a control item and pushed to the device (KeyrollServer.push); a
@@ -153,7 +153,12 @@ export class SettingsService implements ControllerChannelService {
             break;
           }
           const to = out.deviceId;
-          if (this.queued === 0 && !this.dirty) this.push(to, item);
+          // Only distributions carry keys, so only they wait for the saves before them
+          // (write-ahead). Activations and errors go at once: an activation for an entry
+          // a crash then loses is harmless (the peer's request meets no entry and the
+          // requester's retransmission recreates it), and it saves a commit on the
+          // first-packet path.
+          if ((this.queued === 0 && !this.dirty) || out.message.kind !== 'distribution') this.push(to, item);
           else this.enqueue(async () => (this.dirty ? this.counters.add('settings.drop.not-durable') : this.push(to, item)));
           break;
         }
