@@ -44,7 +44,7 @@ test('initialPolicies: one PROTECT policy per extended SPD entry, asking the ent
   ]);
 });
 
-test('S31-S33 no request peer: conventional IPsec (not held)', () => {
+test('S31-S32-S33 no request peer: conventional IPsec (not held)', () => {
   // An SPD entry without a setting-request peer is plain IPsec: the agent was not given
   // it, so an acquire for it is none of the agent's business.
   const a = agent();
@@ -143,7 +143,7 @@ test('S43 retransmission every 5 s with the same ID and SPI, at most 6', () => {
   assert.deepEqual(sends, [2, 3, 4, 5, 6]);
 });
 
-test('S44-S45-S46 distribution installs inbound then outbound SA and releases held packets in order', () => {
+test('S44-S45-S46-S36 distribution installs inbound then outbound SA and releases held packets in order (S33 resumes)', () => {
   const a = agent();
   const held = [pkt(1), pkt(2), pkt(3)];
   const req = only(requests(a.handle(acquire(held[0]!), 0)));
@@ -187,7 +187,7 @@ test('S44-S45-S46 distribution installs inbound then outbound SA and releases he
   assert.deepEqual(runUntil(a, 60_000).flatMap((l) => requests(l.out)), []);
 });
 
-test('S44-S49 no-policy error: held packets dropped, failure reported', () => {
+test('S44-S49-S37 no-policy error: held packets dropped, failure reported', () => {
   const a = agent();
   const req = only(requests(a.handle(acquire(pkt(1)), 0)));
   a.handle(acquire(pkt(2)), 5);
@@ -326,7 +326,10 @@ test('S56-S57 distribution after activation installs SAs', () => {
   assert.equal(only(a.status(80)).state, 'established');
 });
 
-test('S58/S60 errors after activation are not reported as held-traffic failures', () => {
+// Fig. 20 numbers S59 between the distribution (S56-S57) and error (S58, S60) branches of
+// an activation-started request; the text names only S56, S58 and S60: the errors end the
+// cycle without a report to the IPsec processing unit ([0142]).
+test('S58-S59-S60 errors after activation are not reported as held-traffic failures', () => {
   for (const kind of ['no-policy', 'no-response'] as const) {
     const a = agent();
     const req = only(requests(a.handle(activation(B), 0)));

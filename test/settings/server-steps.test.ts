@@ -138,7 +138,7 @@ function completePair(w: World, t0 = 0): ServerOutput[] {
 
 // ------------------------------------------------------------------------ Fig. 12 S1-S11
 
-test('S1-S3-S8 same ID different SPI -> mismatch with entry list', () => {
+test('S1-S2-S3-S8 same ID different SPI -> mismatch with entry list', () => {
   const w = new World();
   completePair(w); // A: 1001/5100 (complete)
   w.ask(1000, A, B, 1002, 5110); // A: 1002/5110 (pending), the seed's Fig. 10 situation
