@@ -32,6 +32,9 @@ const UNKNOWN_REFRESH_MIN_MS = 250;
 // Packets of a revoked device are logged at most this often per device.
 const REFUSED_LOG_INTERVAL_MS = 10_000;
 const MAX_TIMER_MS = 0x7fff_ffff;
+// Pushes kept for a device not heard from yet (push()).
+const MAX_HELD_PUSHES = 16;
+const HELD_PUSH_MAX_AGE_MS = 60_000;
 
 export type SenderTuning = Partial<Omit<SenderOptions, 'random' | 'onRegistration' | 'knownItemType'>>;
 
@@ -69,6 +72,7 @@ interface Served {
   queue: Promise<void> | null;
   queued: number;
   dirty: boolean; // the last save failed: save again before sending anything
+  heldPushes: { items: readonly ControlItem[]; atMs: number }[]; // push() before the device was heard
 }
 
 interface Refused {
@@ -151,17 +155,46 @@ export class KeyrollServer {
   // Sends items of another service to a device now (KeySender.push), to the address its
   // last packet came from, behind any pending write-ahead save of its channel state.
   // False when it cannot go: unknown/revoked device, no address yet, or no usable key.
+  // A device not heard from since this controller started (no address yet, or no key it
+  // has proven) gets its pushes when its next packet arrives: they wait, a few and not for
+  // long (the services retransmit anyway), instead of being lost.
   push(deviceId: string, items: readonly ControlItem[]): boolean {
     const d = this.served.get(deviceId);
     if (this.stopped || d === undefined) return false;
     if (d.address === null) {
-      this.counters.add('controller.push.no-address');
+      this.holdPush(d, items);
       return false;
     }
     const outs = this.sender.push(deviceId, items);
-    if (!outs.some((o) => o.type === 'send')) return false;
+    if (!outs.some((o) => o.type === 'send')) {
+      this.holdPush(d, items);
+      return false;
+    }
     this.carryOut(outs, null, this.now());
     return true;
+  }
+
+  private holdPush(d: Served, items: readonly ControlItem[]): void {
+    this.counters.add('controller.push.held');
+    d.heldPushes.push({ items, atMs: this.now() });
+    if (d.heldPushes.length > MAX_HELD_PUSHES) {
+      d.heldPushes.shift();
+      this.counters.add('controller.push.held-dropped');
+    }
+  }
+
+  // After a device's packet was answered: its held pushes, the fresh ones only.
+  private flushPushes(d: Served, nowMs: number): void {
+    const held = d.heldPushes.splice(0).filter((h) => nowMs - h.atMs <= HELD_PUSH_MAX_AGE_MS);
+    for (const h of held) {
+      const outs = this.sender.push(d.record.id, h.items);
+      if (!outs.some((o) => o.type === 'send')) {
+        this.holdPush(d, h.items); // still no key the device has proven
+        continue;
+      }
+      this.counters.add('controller.push.held-sent');
+      this.carryOut(outs, null, nowMs);
+    }
   }
 
   // ------------------------------------------------------------------------- packets
@@ -182,7 +215,7 @@ export class KeyrollServer {
       return;
     }
     if (this.sender.counters.get('keyroll.drop.unknown-spi') > unknownBefore) this.onUnknownSpi(bytes, from, nowMs);
-    this.carryOut(outs, from, nowMs);
+    for (const d of this.carryOut(outs, from, nowMs)) if (d.heldPushes.length > 0) this.flushPushes(d, nowMs);
     this.armTimer();
   }
 
@@ -211,7 +244,8 @@ export class KeyrollServer {
     if (nowMs - this.lastRefreshMs >= UNKNOWN_REFRESH_MIN_MS) void this.refresh();
   }
 
-  private carryOut(outs: readonly SenderOutput[], from: ControlEndpoint | null, nowMs: number): void {
+  // Returns the devices whose packet was answered.
+  private carryOut(outs: readonly SenderOutput[], from: ControlEndpoint | null, nowMs: number): Set<Served> {
     const answered = new Set<Served>();
     for (const out of outs) {
       if (out.type === 'event') {
@@ -241,6 +275,7 @@ export class KeyrollServer {
       if (d.queue === null && !d.dirty) this.transmit(d, bytes, to);
       else this.enqueue(d, () => this.sendWhenDurable(d, bytes, to));
     }
+    return answered;
   }
 
   private transmit(d: Served, bytes: Uint8Array, to: ControlEndpoint): void {
@@ -403,6 +438,7 @@ export class KeyrollServer {
       queue: null,
       queued: 0,
       dirty: false,
+      heldPushes: [],
     });
     const v = this.sender.view(r.id, this.now());
     this.o.log.info(logLine('device-loaded', { device: r.id, name: r.name, variant: r.variant, forwardSecrecy: r.forwardSecrecy, generation: v.latest?.generation ?? 0 }));

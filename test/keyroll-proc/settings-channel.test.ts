@@ -144,3 +144,22 @@ test('malformed settings items are dropped and counted; the controller keeps ser
   const err = await waitFor('answer', () => a.inbox.find((m) => m.kind === 'error'), 5000, 10);
   assert.ok(err.kind === 'error' && err.error.kind === 'refused' || err.kind === 'error' && err.error.kind === 'no-policy');
 });
+
+test('pushes to a device not heard from since a controller restart wait for its next packet', async () => {
+  const { store, server, agent } = await world();
+  const a = await agent('a', '192.0.2.1');
+  const port = server.local.port;
+  await server.stop();
+  const log = new MemoryLog();
+  const again = await KeyrollServer.start({ store, listen: { address: '127.0.0.1', port }, refreshIntervalMs: 100, log });
+  running.push(again);
+  const id = (await store.getDeviceByName('a'))!.id;
+  const activation = encodeSettingsItem({ kind: 'activation', activation: { peer: '192.0.2.9', flow: null } });
+  assert.equal(again.push(id, [activation]), false, 'no address yet: held');
+  assert.equal(again.counters.get('controller.push.held'), 1);
+  assert.equal(a.inbox.length, 0);
+  a.client.attach([]); // the agent's next registration
+  const got = await waitFor('held push delivered', () => a.inbox.find((m) => m.kind === 'activation'), 5000, 10);
+  assert.ok(got.kind === 'activation' && got.activation.peer === '192.0.2.9');
+  assert.equal(again.counters.get('controller.push.held-sent'), 1);
+});
