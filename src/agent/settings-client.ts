@@ -9,6 +9,8 @@
 //                           both before the held packets go out again)
 //   every second         -> traffic on inbound SAs -> core 'inbound-used' (the signal of
 //                           make-before-break: the peer has switched to the new SAs)
+//   data plane 'unknown-spi' from a peer -> core as an activation for that peer (the peer
+//                           uses SAs this end lost in a restart: set up new ones)
 import { Counters } from '../util/counters.js';
 import type { ControlItem } from '../wire/control-message.js';
 import { encodeSettingsItem, isSettingsItemType, readSettingsItems } from '../wire/control-settings.js';
@@ -55,10 +57,25 @@ export class SettingsClient {
     for (const p of this.core.initialPolicies()) await this.o.dataPlane.installPolicy(p);
     this.unsubscribe = this.o.dataPlane.on((e) => {
       if (e.type === 'acquire') this.input({ type: 'acquire', policyId: e.policyId, packet: e.packet });
+      else if (e.type === 'unknown-spi') this.onUnknownSpi(e.remoteAddress);
     });
     this.poll = setInterval(() => void this.pollUsage(), USAGE_POLL_MS);
     this.poll.unref();
     this.armTimer();
+  }
+
+  // ESP from a peer of an extended SPD entry under an SPI this end does not have: the
+  // peer still uses SAs this end lost (this agent restarted, its data plane is new) and
+  // would keep doing so until its next renewal. Treated like a request activation for
+  // that peer (S51-S55): a new request, so the controller sets up fresh SAs on both ends.
+  // The data plane reports this at most once a second per address; the core ignores it
+  // while a request cycle runs or right after an install.
+  private onUnknownSpi(remoteAddress: string): void {
+    const flows = new Map<string, AgentSpdEntry['flow']>();
+    for (const e of this.o.entries) if (e.requestPeer === remoteAddress) flows.set(JSON.stringify(e.flow), e.flow);
+    if (flows.size === 0) return;
+    this.counters.add('agent.settings.unknown-spi');
+    for (const flow of flows.values()) this.input({ type: 'message', message: { kind: 'activation', activation: { peer: remoteAddress, flow } } });
   }
 
   knownItemType = (itemType: number): boolean => isSettingsItemType(itemType);

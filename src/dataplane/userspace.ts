@@ -173,6 +173,18 @@ export async function createUserspaceDataPlane(options: UserspaceDataPlaneOption
     }
   };
 
+  // ESP for an SPI we do not have: tell the key plane, once a second per remote address
+  // (the packet is unauthenticated; the map is a bounded cache).
+  const lastUnknown = new Map<string, number>();
+  const unknownSpi = (esp: Uint8Array, remoteAddress: string, now: number): void => {
+    const last = lastUnknown.get(remoteAddress);
+    if (last !== undefined && now - last < 1000 && now >= last) return;
+    if (lastUnknown.size >= 4096) lastUnknown.clear();
+    lastUnknown.set(remoteAddress, now);
+    const spi = ((esp[0]! << 24) | (esp[1]! << 16) | (esp[2]! << 8) | esp[3]!) >>> 0;
+    emit({ type: 'unknown-spi', spi, remoteAddress, atMs: now });
+  };
+
   // --- inbound: UDP -> classify -> ESP -> TUN --------------------------------------------
   const onUdpBatch = (batch: DatagramBatch): void => {
     const now = nowMs();
@@ -211,6 +223,7 @@ export async function createUserspaceDataPlane(options: UserspaceDataPlaneOption
         case 'esp': {
           const r = engine.processInbound(data, now);
           if (r.kind === 'deliver') deliver.push(r.packet);
+          else if (r.kind === 'drop' && r.reason === 'unknown-spi') unknownSpi(data, batch.from(i).address, now);
           break; // drops are counted by the engine
         }
       }

@@ -15,7 +15,12 @@ export type DataPlaneEvent =
   // A soft limit was reached: rekey now. Fired once per SA.
   | { readonly type: 'soft-expire'; readonly spi: number; readonly direction: 'in' | 'out'; readonly atMs: number }
   // A hard limit was reached: the SA has been removed.
-  | { readonly type: 'hard-expire'; readonly spi: number; readonly direction: 'in' | 'out'; readonly atMs: number };
+  | { readonly type: 'hard-expire'; readonly spi: number; readonly direction: 'in' | 'out'; readonly atMs: number }
+  // ESP arrived for an SPI this data plane does not have (the peer still uses SAs this end
+  // lost, e.g. in a restart): a key plane may set up new ones (RFC 4301 §6.1.2 leaves the
+  // reaction to the implementation; IKEv2 answers INVALID_SPI). Unauthenticated, so at
+  // most one event per remote address per second.
+  | { readonly type: 'unknown-spi'; readonly spi: number; readonly remoteAddress: string; readonly atMs: number };
 
 export interface DataPlane {
   // Adds an SA. Throws DataPlaneError (code "sa-exists") if (direction, spi) is taken.

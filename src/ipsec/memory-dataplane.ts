@@ -78,6 +78,7 @@ export type InnerListener = (packet: Buffer, via: { readonly spi: number | null 
 export type IkeListener = (message: Uint8Array, from: { readonly address: string; readonly port: number }) => void;
 
 export class MemoryDataPlane implements DataPlane {
+  private readonly lastUnknown = new Map<string, number>();
   readonly engine: IpsecEngine;
   private readonly wire: MemoryWire;
   private readonly nowMs: () => number;
@@ -252,8 +253,18 @@ export class MemoryDataPlane implements DataPlane {
         return null;
       }
     }
-    const result = this.engine.processInbound(d.payload, this.nowMs());
+    const now = this.nowMs();
+    const result = this.engine.processInbound(d.payload, now);
     if (result.kind === 'deliver') this.deliver(result.packet, result.spi);
+    else if (result.kind === 'drop' && result.reason === 'unknown-spi' && d.payload.length >= 4) {
+      // As the userspace data plane: once a second per remote address.
+      const last = this.lastUnknown.get(d.src);
+      if (last === undefined || now - last >= 1000 || now < last) {
+        this.lastUnknown.set(d.src, now);
+        const p = d.payload;
+        this.emit({ type: 'unknown-spi', spi: ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0, remoteAddress: d.src, atMs: now });
+      }
+    }
     return result;
   }
 

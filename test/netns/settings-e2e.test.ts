@@ -118,3 +118,38 @@ test('controller killed in the middle of a distribution: after a restart both en
   const ping2 = await w.exec(a.ns, 'ping', ['-c', '2', '-W', '5', '-I', a.inner, b.inner]);
   assert.match(ping2.stdout, /2 packets transmitted, 2 received/);
 });
+
+test('an agent that restarts (its SAs gone) is brought back by the peer\'s traffic alone', { skip, timeout: 90_000 }, async () => {
+  // Long SAs from now on (the next renewal takes the new policy), so that no renewal can
+  // repair the pair during the test: only b's reaction to the unknown SPI can.
+  assert.equal((await w.cli(['policy', 'rm', 'sites'])).code, 0);
+  const add = await w.cli(['policy', 'add', 'sites-long', a.outer, b.outer, '--esp', 'aes128gcm16', '--lifetime', '600']);
+  assert.equal(add.code, 0, add.stderr);
+  await w.exec(a.ns, 'ping', ['-c', '1', '-W', '5', '-I', a.inner, b.inner]).catch(() => undefined);
+  const before = await waitFor('a long-lived entry', async () => {
+    const c = (await entry(a, b))?.current;
+    const e = (await entry(b, a))?.current;
+    return c && e && c.entryId === e.entryId && c.expiresAtMs - c.installedAtMs > 300_000 ? c : undefined;
+  }, 20_000, 200);
+  // b restarts: its data plane is new and empty; a still holds the old SAs.
+  await kill(b.agent!, 'SIGTERM');
+  await w.startAgent(b);
+  await waitFor('b keyed again', async () => ((await w.agentStatus(b)).generation >= 1 ? true : undefined), 20_000, 100);
+  // Only a sends: one-way UDP (nothing from b could trigger an acquire at b). b sees ESP
+  // under an SPI it does not have, asks the controller, both ends get a new entry, and
+  // the datagrams arrive again.
+  const sink = w.exec(b.ns, process.execPath, ['-e', `
+    const s = require('dgram').createSocket('udp4'); let n = 0;
+    s.on('message', () => n++); s.bind(7000, '${b.inner}');
+    setTimeout(() => { console.log('RECEIVED ' + n); process.exit(0); }, 12000);`], 30_000);
+  await sleep(300);
+  await w.exec(a.ns, process.execPath, ['-e', `
+    const s = require('dgram').createSocket('udp4'); let i = 0;
+    s.bind({ address: '${a.inner}' }, () => { const t = setInterval(() => { s.send('x', 7000, '${b.inner}'); if (++i === 100) { clearInterval(t); s.close(); } }, 100); });`], 30_000);
+  const received = Number(/RECEIVED (\d+)/.exec((await sink).stdout)?.[1] ?? 0);
+  assert.ok(received >= 50 && received <= 100, `datagrams delivered after b's restart: ${received} of 100`);
+  const after = (await entry(a, b))!.current!;
+  assert.notEqual(after.entryId, before.entryId, 'a new entry replaced the one b lost');
+  const c = (await w.agentStatus(b)).settings!.counters;
+  assert.ok((c['agent.settings.unknown-spi'] ?? 0) >= 1, JSON.stringify(c));
+});

@@ -31,6 +31,8 @@ function describeEvent(e: DataPlaneEvent): string {
       return `soft lifetime reached: SA ${e.direction} spi ${spiHex(e.spi)} (manual keying cannot rekey: install new keys)`;
     case 'hard-expire':
       return `hard lifetime reached: SA ${e.direction} spi ${spiHex(e.spi)} removed`;
+    case 'unknown-spi':
+      return `ESP from ${e.remoteAddress} for unknown spi ${spiHex(e.spi)} (dropped; the peer uses SAs this end does not have)`;
   }
 }
 
