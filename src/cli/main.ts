@@ -22,7 +22,7 @@ import { packageVersion } from './version.js';
 export function buildProgram(): Command {
   const program = new Command('keyplane');
   program
-    .description('keyplane: IPsec key and policy plane (userspace ESP data plane, manual keying)')
+    .description('keyplane: IPsec key and policy plane: a controller hands IPsec settings to device agents on demand (seed 000), over a keyed control channel (seed 004), with a userspace ESP data plane')
     .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .showHelpAfterError('(run the command with --help for usage)')
@@ -73,6 +73,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`keyplane: ${message}\n`);
     return EXIT_FAILURE;
   }
+}
+
+// A reader that goes away (`keyplane ... | head`) is not a failure: stop quietly instead of
+// dying on EPIPE from an unhandled stream error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw e;
+  });
 }
 
 // Leave via process.exitCode so pending stdout writes are flushed first.

@@ -82,3 +82,15 @@ test('version and --version exit 0 and agree with package.json', async () => {
   assert.equal(r.status, 0);
   assert.equal(r.stdout, `keyplane ${pkg.version} (node ${process.versions.node})\n`);
 });
+
+test('a reader that goes away (| head) does not crash the CLI with EPIPE', async () => {
+  const { spawn } = await import('node:child_process');
+  const cli = new URL('../../src/cli/main.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [cli, 'agent', 'run', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.destroy(); // the reader is gone before the help is written
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+});

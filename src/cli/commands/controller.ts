@@ -207,7 +207,7 @@ async function status(o: { socket: string; json?: boolean }): Promise<void> {
 }
 
 export function registerController(program: Command): void {
-  const c = program.command('controller').description('the keyplane controller: key sender of the controller <-> agent control channel (seed 004)');
+  const c = program.command('controller').description('the keyplane controller: the setting server (seed 000) with its admin API, on the keyed control channel (seed 004)');
   c.command('run')
     .description('serve the control channel for every device in the store, the seed-000 settings service and the admin API; runs until SIGINT/SIGTERM')
     .option('-c, --config <file>', 'controller config file (docs/configuration.md "Controller configuration"); flags override it')
