@@ -5,12 +5,11 @@
 // data-plane processes used. Needs root.
 //   node dist/bench/e2e-throughput.js [seconds=10] [--only keyplane|strongswan] [--udp native|dgram] [--no-offload | --no-udp-offload | --no-tun-offload]
 //        [--rounds N]   alternate keyplane and strongSwan N times; the ratio uses the medians
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { canRunNetns, createNetnsPair, INNER, OUTER, run, type NetnsPair } from '../test/netns/netns-harness.js';
+import { readFileSync } from 'node:fs';
+import { canRunNetns, createNetnsPair, INNER, run, type NetnsPair } from '../test/netns/netns-harness.js';
 import { makeConfigs, startDataPlane, tempDir } from '../test/netns/e2e-setup.js';
 import type { UdpBackend } from '../src/io/udp.js';
+import { startStrongswanPair } from './strongswan-netns.js';
 
 const args = process.argv.slice(2);
 const seconds = Number(args.find((a) => /^\d+$/.test(a)) ?? 10);
@@ -86,116 +85,18 @@ async function keyplane(): Promise<Result> {
   }
 }
 
-function strongswanConf(dir: string): string {
-  return `charon {
-  load = random nonce openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 revocation constraints pubkey curve25519 kdf kernel-libipsec kernel-netlink socket-default vici updown
-  port = 500
-  port_nat_t = 4500
-  piddir = ${dir}/run
-  plugins {
-    vici {
-      socket = unix://${dir}/run/charon.vici
-    }
-    kernel-libipsec {
-      allow_peer_ts = yes
-    }
-  }
-  filelog {
-    stderr {
-      default = 1
-    }
-  }
-}
-swanctl {
-  socket = unix://${dir}/run/charon.vici
-}
-`;
-}
-
-function swanctlConf(me: 'a' | 'b'): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `connections {
-  c {
-    version = 2
-    local_addrs = ${OUTER[me].v4}
-    remote_addrs = ${OUTER[peer].v4}
-    encap = yes
-    proposals = aes128-sha256-x25519
-    local {
-      auth = psk
-      id = ${OUTER[me].v4}
-    }
-    remote {
-      auth = psk
-      id = ${OUTER[peer].v4}
-    }
-    children {
-      net {
-        local_ts = ${INNER[me].v4Net}
-        remote_ts = ${INNER[peer].v4Net}
-        esp_proposals = aes128gcm16-x25519
-      }
-    }
-  }
-}
-secrets {
-  ike-1 {
-    id-1 = ${OUTER.a.v4}
-    id-2 = ${OUTER.b.v4}
-    secret = "bench-${process.pid}-a-long-random-test-secret"
-  }
-}
-`;
-}
-
+// strongSwan kernel-libipsec (bench/strongswan-netns.ts), the CHILD_SA up before iperf3.
 async function strongswan(): Promise<Result> {
-  const pair = await createNetnsPair();
-  const dir = tempDir();
-  const daemons: ChildProcess[] = [];
+  const ss = await startStrongswanPair({ logLevel: 1 });
   try {
-    const confs: Record<string, string> = {};
-    for (const [me, ns] of [
-      ['a', pair.a],
-      ['b', pair.b],
-    ] as const) {
-      const d = join(dir.path, me);
-      mkdirSync(join(d, 'run'), { recursive: true });
-      writeFileSync(join(d, 'strongswan.conf'), strongswanConf(d));
-      writeFileSync(join(d, 'swanctl.conf'), swanctlConf(me), { mode: 0o600 });
-      confs[me] = d;
-      const child = spawn('ip', ['netns', 'exec', ns, '/usr/sbin/charon-systemd'], {
-        env: { ...process.env, STRONGSWAN_CONF: join(d, 'strongswan.conf') },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let log = '';
-      child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-      child.on('exit', (code) => code && console.error(`charon ${me} exited ${code}: ${log}`));
-      daemons.push(child);
-      const vici = join(d, 'run', 'charon.vici');
-      for (let i = 0; i < 100 && !existsSync(vici); i++) await new Promise((r) => setTimeout(r, 100));
-    }
-    const swanctl = (me: 'a' | 'b', ...cmd: string[]) =>
-      new Promise<void>((resolve, reject) => {
-        const c = spawn('swanctl', cmd, { env: { ...process.env, STRONGSWAN_CONF: join(confs[me]!, 'strongswan.conf') } });
-        let out = '';
-        c.stdout.on('data', (x: Buffer) => (out += x.toString()));
-        c.stderr.on('data', (x: Buffer) => (out += x.toString()));
-        c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`swanctl ${cmd.join(' ')}: ${out}`))));
-      });
-    await swanctl('a', '--load-all', '--file', join(confs.a!, 'swanctl.conf'));
-    await swanctl('b', '--load-all', '--file', join(confs.b!, 'swanctl.conf'));
-    await swanctl('a', '--initiate', '--child', 'net', '--timeout', '20');
+    await ss.swanctl('a', ['--initiate', '--child', 'net', '--timeout', '20']);
     const r = await iperf(
-      pair,
-      daemons.map((d) => d.pid!),
+      ss.pair,
+      ss.daemons.map((d) => d.pid!),
     );
     return { name: 'strongSwan kernel-libipsec', ...r };
   } finally {
-    for (const d of daemons) d.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    for (const d of daemons) if (d.exitCode === null) d.kill('SIGKILL');
-    await pair.destroy();
-    dir.remove();
+    await ss.stop();
   }
 }
 

@@ -22,80 +22,19 @@ INNER_A=10.1.0.1 INNER_B=10.2.0.1     # the protected sites
 NET_A=10.1.0.0/24 NET_B=10.2.0.0/24
 TCP_PORT=5001
 
-DIR=/tmp/keyplane-demo
-SKIP_INSTALL=0 KEEP=0 KEEP_DIR=0 CLEANUP_ONLY=0 SIZE_MB=8
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --skip-install) SKIP_INSTALL=1 ;;
-    --keep) KEEP=1 ;;
-    --cleanup) CLEANUP_ONLY=1 ;;
-    --dir) DIR=$2; KEEP_DIR=1; shift ;;
-    --size-mb) SIZE_MB=$2; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
-
-bold=$'\e[1m' dim=$'\e[2m' green=$'\e[32m' red=$'\e[31m' off=$'\e[0m'
-[ -t 1 ] || { bold='' dim='' green='' red='' off=''; }
-STEP=0
-step() { STEP=$((STEP + 1)); echo; echo "${bold}== $STEP. $1${off}"; }
-say() { echo "   $*"; }
-run() { echo "${dim}   \$ $*${off}"; "$@"; }
-die() { echo "${red}demo failed: $*${off}" >&2; exit 1; }
-keyplane() { node "$ROOT/dist/src/cli/main.js" "$@"; }
-
-cleanup() {
-  # Stop what this demo started (by the pids it recorded), then remove the namespaces:
-  # deleting a namespace removes its veth end, TUN device and routes with it.
-  for f in "$DIR"/*.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-  done
-  ip netns del "$NS_A" 2>/dev/null || true
-  ip netns del "$NS_B" 2>/dev/null || true
-}
-
-if [ "$CLEANUP_ONLY" = 1 ]; then
-  cleanup
-  [ -f "$DIR/.keyplane-demo" ] && rm -rf "$DIR"
-  echo "removed the demo namespaces and processes, and $DIR"
-  exit 0
-fi
-
-[ "$(id -u)" = 0 ] || die "run as root (network namespaces and TUN devices need it)"
+DIR=/tmp/keyplane-demo SIZE_MB=8
+DEMO_NAMESPACES="$NS_A $NS_B"
+# shellcheck source=scripts/demo-lib.sh
+. "$ROOT/scripts/demo-lib.sh"
+demo_parse_args "$@"
+demo_cleanup_only_or_require_root
 
 echo "${bold}keyplane demo: an IPsec tunnel between two sites, keyed by hand${off}"
 say "Site A ($NET_A) and site B ($NET_B) live in network namespaces $NS_A and $NS_B."
 say "Between them is a veth pair ($OUTER_A <-> $OUTER_B) that stands for the Internet."
 
-step "Install dependencies and build"
-if [ "$SKIP_INSTALL" = 1 ]; then
-  say "skipped (--skip-install): using the existing build in dist/"
-  [ -f dist/src/cli/main.js ] || die "no build in dist/: run without --skip-install (or: npx tsc -p .)"
-else
-  say "scripts/install-deps.sh installs tshark, iproute2 and the npm packages, then builds keyplane."
-  run bash scripts/install-deps.sh
-fi
-for cmd in ip tshark ping sha256sum node; do command -v "$cmd" >/dev/null || die "$cmd is missing"; done
-
-# Only ever delete a folder this script made (it carries a marker file).
-if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ] && [ ! -f "$DIR/.keyplane-demo" ]; then
-  die "$DIR exists and is not a demo folder; pick another --dir"
-fi
-trap 'status=$?; if [ "$KEEP" = 1 ] && [ $status = 0 ]; then exit 0; fi; cleanup; [ "$KEEP" = 1 ] || [ "$KEEP_DIR" = 1 ] || rm -rf "$DIR"; exit $status' EXIT
-trap 'exit 130' INT TERM
-cleanup # leftovers of an earlier run
-rm -rf "$DIR"
-mkdir -p -m 0700 "$DIR"
-touch "$DIR/.keyplane-demo"
+demo_install "scripts/install-deps.sh installs tshark, iproute2 and the npm packages, then builds keyplane."
+demo_prepare_dir
 
 step "Create the two sites and the link between them"
 run ip netns add "$NS_A"

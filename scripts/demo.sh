@@ -29,77 +29,23 @@ HA=10.1.0.10 HB=10.2.0.10 PC_OWN=10.3.0.3
 NET_A=10.1.0.0/24 NET_B=10.2.0.0/24
 API=http://127.0.0.1:4580
 
-DIR=/tmp/keyplane-demo
-SKIP_INSTALL=0 KEEP=0 KEEP_DIR=0 CLEANUP_ONLY=0 SIZE_MB=4
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --skip-install) SKIP_INSTALL=1 ;;
-    --keep) KEEP=1 ;;
-    --cleanup) CLEANUP_ONLY=1 ;;
-    --dir) DIR=$2; KEEP_DIR=1; shift ;;
-    --size-mb) SIZE_MB=$2; shift ;;
-    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
-  esac
-  shift
-done
+DIR=/tmp/keyplane-demo SIZE_MB=4
+DEMO_NAMESPACES=$ALL_NS DEMO_DIE_LOGS=1
+# shellcheck source=scripts/demo-lib.sh
+. "$ROOT/scripts/demo-lib.sh"
+demo_parse_args "$@"
 
-bold=$'\e[1m' dim=$'\e[2m' green=$'\e[32m' red=$'\e[31m' off=$'\e[0m'
-[ -t 1 ] || { bold='' dim='' green='' red='' off=''; }
-STEP=0
-step() { STEP=$((STEP + 1)); echo; echo "${bold}== $STEP. $1${off}"; }
-say() { echo "   $*"; }
-run() { echo "${dim}   \$ $*${off}"; "$@"; }
-die() { echo "${red}demo failed: $*${off}" >&2; for f in "$DIR"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done; exit 1; }
-keyplane() { node "$ROOT/dist/src/cli/main.js" "$@"; }
 # The admin CLI runs next to the controller (its API listens on the controller's loopback).
 admin() { echo "${dim}   \$ keyplane $*${off}" >&2; ip netns exec "$NS_CTL" node "$ROOT/dist/src/cli/main.js" "$@" --api "$API" --token-file "$DIR/admin.token"; }
 
-cleanup() {
-  for f in "$DIR"/*.pid; do
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$f"
-  done
-  for ns in $ALL_NS; do ip netns del "$ns" 2>/dev/null || true; done
-}
-
-if [ "$CLEANUP_ONLY" = 1 ]; then
-  cleanup
-  [ -f "$DIR/.keyplane-demo" ] && rm -rf "$DIR"
-  echo "removed the demo namespaces and processes, and $DIR"
-  exit 0
-fi
-
-[ "$(id -u)" = 0 ] || die "run as root (network namespaces and TUN devices need it)"
+demo_cleanup_only_or_require_root
 
 echo "${bold}keyplane demo: IPsec between any pair of devices, set up by a central controller (seed 000)${off}"
 say "Two router-mode gateways with a site behind each, one PC-mode host, and a controller."
 say "Nobody configures a pair of devices, and the devices never run IKE with each other."
 
-step "Install dependencies and build"
-if [ "$SKIP_INSTALL" = 1 ]; then
-  say "skipped (--skip-install): using the existing build in dist/"
-  [ -f dist/src/cli/main.js ] || die "no build in dist/: run without --skip-install (or: npx tsc -p .)"
-else
-  run bash scripts/install-deps.sh
-fi
-for cmd in ip tshark ping sha256sum node; do command -v "$cmd" >/dev/null || die "$cmd is missing"; done
-
-if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ] && [ ! -f "$DIR/.keyplane-demo" ]; then
-  die "$DIR exists and is not a demo folder; pick another --dir"
-fi
-trap 'status=$?; if [ "$KEEP" = 1 ] && [ $status = 0 ]; then exit 0; fi; cleanup; [ "$KEEP" = 1 ] || [ "$KEEP_DIR" = 1 ] || rm -rf "$DIR"; exit $status' EXIT
-trap 'exit 130' INT TERM
-cleanup
-rm -rf "$DIR"
-mkdir -p -m 0700 "$DIR"
-touch "$DIR/.keyplane-demo"
+demo_install
+demo_prepare_dir
 
 step "Build the network: seven namespaces, a bridge as the Internet"
 for ns in $ALL_NS; do

@@ -17,7 +17,7 @@ import {
   type ControllerContact,
   type Enrollment,
 } from '../store/enrollment-token.js';
-import { fsyncDir } from '../store/master-key.js';
+import { fsyncDir } from '../io/secret-file.js';
 
 export const DEFAULT_ENROLLMENT_FILE = '/var/lib/keyplane/agent.json';
 const FILE_VERSION = 1;

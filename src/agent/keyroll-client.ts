@@ -17,11 +17,10 @@ import { cryptoRandomSource, defaultReceiverOptions, KeyReceiver } from '../keyr
 import type { ChannelParams, ReceiverDurable, ReceiverEvent, ReceiverInput, ReceiverOptions, ReceiverOutput } from '../keyroll/index.js';
 import { formatEndpoint, openControlUdp, type ControlEndpoint, type ControlUdpSocket } from '../io/control-udp.js';
 import { anchoredClock } from '../io/clock.js';
+import { DueTimer } from '../io/due-timer.js';
 import { logLine, type EventLog } from '../controller/log-line.js';
 import { channelIdentity, readStateFile, StateFileError, writeStateFile, type ChannelIdentity } from './state-file.js';
 import { agentKeyStatus, type AgentStatus } from './keyroll-status.js';
-
-const MAX_TIMER_MS = 0x7fff_ffff;
 
 export type ReceiverTuning = Partial<Omit<ReceiverOptions, 'random' | 'knownItemType'>>;
 
@@ -51,8 +50,7 @@ export class KeyrollClient {
   private readonly now: () => number;
   private readonly startedAtMs: number;
   private socket: ControlUdpSocket | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private timerDueMs = Infinity;
+  private readonly timer: DueTimer;
   private dirty = false;
   private stopped = false;
   private lastAnswerMs: number | null = null;
@@ -62,6 +60,7 @@ export class KeyrollClient {
   private constructor(private readonly o: KeyrollClientOptions) {
     this.now = o.now ?? anchoredClock();
     this.startedAtMs = this.now();
+    this.timer = new DueTimer(this.now, () => this.input({ type: 'tick' }));
     this.identity = channelIdentity(o.params);
     const options = defaultReceiverOptions({
       ...o.receiver,
@@ -233,21 +232,7 @@ export class KeyrollClient {
 
   // One timer, re-armed to the core's next due time after every input.
   private armTimer(): void {
-    if (this.stopped) return;
-    const due = this.receiver.nextDueMs();
-    if (due === this.timerDueMs && this.timer !== null) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerDueMs = due;
-    if (!Number.isFinite(due)) return;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerDueMs = Infinity;
-        this.input({ type: 'tick' });
-      },
-      Math.min(MAX_TIMER_MS, Math.max(1, due - this.now())),
-    );
+    this.timer.arm(this.receiver.nextDueMs());
   }
 
   status(): AgentStatus {
@@ -281,8 +266,7 @@ export class KeyrollClient {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.stop();
     await this.socket?.close();
     this.socket = null;
   }

@@ -21,8 +21,8 @@ import type { AgentEntryStatus, AgentEvent, AgentOptions, AgentOutput, AgentSpdE
 import { cryptoRandomSource } from '../keyroll/index.js';
 import { logFields, logLine, type EventLog } from '../controller/log-line.js';
 import { spiHex } from '../util/spi-hex.js';
+import { DueTimer } from '../io/due-timer.js';
 
-const MAX_TIMER_MS = 0x7fff_ffff;
 const USAGE_POLL_MS = 1000;
 
 export type AgentTuning = Partial<Omit<AgentOptions, 'random'>>;
@@ -40,8 +40,7 @@ export class SettingsClient {
   readonly counters = new Counters();
   readonly core: SettingsAgent;
   private chain: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
-  private timerDueMs = Infinity;
+  private readonly timer: DueTimer;
   private poll: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly used = new Set<number>(); // inbound SPIs already reported as used
@@ -50,6 +49,7 @@ export class SettingsClient {
 
   constructor(private readonly o: SettingsClientOptions) {
     this.core = new SettingsAgent(o.entries, defaultAgentOptions({ ...o.tuning, random: cryptoRandomSource }));
+    this.timer = new DueTimer(() => this.o.now(), () => this.input({ type: 'tick' }));
   }
 
   // Installs the extended SPD entries, then listens for acquires.
@@ -193,21 +193,7 @@ export class SettingsClient {
   }
 
   private armTimer(): void {
-    if (this.stopped) return;
-    const due = this.core.nextDueMs();
-    if (due === this.timerDueMs && this.timer !== null) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerDueMs = due;
-    if (!Number.isFinite(due)) return;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerDueMs = Infinity;
-        this.input({ type: 'tick' });
-      },
-      Math.min(MAX_TIMER_MS, Math.max(1, due - this.o.now())),
-    );
+    this.timer.arm(this.core.nextDueMs());
   }
 
   status(): { entries: AgentEntryStatus[]; recent: { at: string; event: AgentEvent }[]; counters: Record<string, number> } {
@@ -221,7 +207,7 @@ export class SettingsClient {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer.stop();
     if (this.poll !== null) clearInterval(this.poll);
     this.unsubscribe?.();
     await this.chain;

@@ -3,15 +3,13 @@
 // The controller creates it on first start; `keyplane` admin commands read it and send
 // `Authorization: Bearer <the base64url text>` (RFC 6750 §2.1).
 //
-// Like the master key file (store/master-key.ts): created through a private temporary
-// file hard-linked into place (never seen half-written; two processes racing end up with
-// one token), and refused when group or others have any access, when it is a symbolic
-// link, or when it is not exactly one canonical token.
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Like the master key file (store/master-key.ts), through io/secret-file.ts: created
+// through a private temporary file hard-linked into place (never seen half-written; two
+// processes racing end up with one token), and refused when group or others have any
+// access, when it is a symbolic link, or when it is not exactly one canonical token.
 import { randomBytes } from '../crypto/random.js';
 import { KeyplaneError } from '../util/errors.js';
-import { fsyncDir } from '../store/master-key.js';
+import { createSecretFile, readSecretFile, SecretFileError } from '../io/secret-file.js';
 
 export const ADMIN_TOKEN_BYTES = 32;
 export const DEFAULT_ADMIN_TOKEN_FILE = '/var/lib/keyplane/admin.token';
@@ -27,8 +25,13 @@ export const AdminTokenErrorCode = {
 
 export class AdminTokenError extends KeyplaneError {}
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException).code;
+const LABEL = 'admin token file';
+
+// SecretFileError reasons are this module's codes by name.
+function tokenError(e: unknown): unknown {
+  if (!(e instanceof SecretFileError)) return e;
+  const code = { missing: AdminTokenErrorCode.MISSING, permissions: AdminTokenErrorCode.PERMISSIONS, invalid: AdminTokenErrorCode.INVALID, io: AdminTokenErrorCode.IO }[e.reason];
+  return new AdminTokenError(code, e.message, e.cause !== undefined ? { cause: e.cause } : undefined);
 }
 
 // The token's text form, as it goes in the file and the Authorization header.
@@ -38,73 +41,43 @@ export function adminTokenText(token: Uint8Array): string {
 
 // Reads the token (32 bytes). Messages never quote the file's content.
 export function readAdminToken(file: string): Uint8Array {
-  let fd: number;
+  let text: string;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // One more than a valid file: longer is an error, not a prefix.
+    text = readSecretFile(file, { label: LABEL, maxBytes: TOKEN_CHARS + 2, accessDenied: 'permissions' });
   } catch (e) {
-    if (errno(e) === 'ENOENT') throw new AdminTokenError(AdminTokenErrorCode.MISSING, `admin token file ${file} does not exist`);
-    if (errno(e) === 'ELOOP') throw new AdminTokenError(AdminTokenErrorCode.PERMISSIONS, `admin token file ${file} is a symbolic link; give the file itself`);
-    if (errno(e) === 'EACCES') throw new AdminTokenError(AdminTokenErrorCode.PERMISSIONS, `admin token file ${file} is not readable by this user`);
-    throw new AdminTokenError(AdminTokenErrorCode.IO, `cannot open admin token file ${file}: ${(e as Error).message}`, { cause: e });
+    throw tokenError(e);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new AdminTokenError(AdminTokenErrorCode.INVALID, `admin token file ${file} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new AdminTokenError(
-        AdminTokenErrorCode.PERMISSIONS,
-        `admin token file ${file} has mode 0${(st.mode & 0o777).toString(8)}: group and others must have no access; run chmod 600 ${file}`,
-      );
-    }
-    const buf = Buffer.alloc(TOKEN_CHARS + 2); // one more than a valid file: longer is an error, not a prefix
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    const text = buf.subarray(0, n).toString('latin1');
-    buf.fill(0);
-    const token = TOKEN_LINE.test(text) ? Buffer.from(text.slice(0, TOKEN_CHARS), 'base64url') : undefined;
-    if (token === undefined || token.length !== ADMIN_TOKEN_BYTES || adminTokenText(token) !== text.slice(0, TOKEN_CHARS)) {
-      throw new AdminTokenError(AdminTokenErrorCode.INVALID, `admin token file ${file} must hold exactly one token: ${TOKEN_CHARS} base64url characters (${ADMIN_TOKEN_BYTES} bytes)`);
-    }
-    return token;
-  } finally {
-    closeSync(fd);
+  const token = TOKEN_LINE.test(text) ? Buffer.from(text.slice(0, TOKEN_CHARS), 'base64url') : undefined;
+  if (token === undefined || token.length !== ADMIN_TOKEN_BYTES || adminTokenText(token) !== text.slice(0, TOKEN_CHARS)) {
+    throw new AdminTokenError(AdminTokenErrorCode.INVALID, `admin token file ${file} must hold exactly one token: ${TOKEN_CHARS} base64url characters (${ADMIN_TOKEN_BYTES} bytes)`);
   }
+  return token;
 }
 
 // The token in `file`, created (mode 0600, its folder 0700) when the file does not exist.
+// A folder that cannot be created is reported by mkdir's own error; any other failure
+// while creating (or reading the file another process created first) that is not already
+// an AdminTokenError is admin.token-io "cannot create ...".
 export function loadOrCreateAdminToken(file: string): Uint8Array {
   try {
     return readAdminToken(file);
   } catch (e) {
     if (!(e instanceof AdminTokenError) || e.code !== AdminTokenErrorCode.MISSING) throw e;
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const token = randomBytes(ADMIN_TOKEN_BYTES);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let created: boolean;
   try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      writeSync(fd, `${adminTokenText(token)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, file);
-    } catch (e) {
-      if (errno(e) !== 'EEXIST') throw e;
-      token.fill(0);
-      return readAdminToken(file); // another process created it first
-    }
-    fsyncDir(dirname(file));
-    return token;
+    created = createSecretFile(file, Buffer.from(`${adminTokenText(token)}\n`, 'latin1'), LABEL);
+  } catch (e) {
+    throw tokenError(e);
+  }
+  if (created) return token;
+  token.fill(0);
+  try {
+    return readAdminToken(file); // another process created it first
   } catch (e) {
     if (e instanceof AdminTokenError) throw e;
     throw new AdminTokenError(AdminTokenErrorCode.IO, `cannot create admin token file ${file}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created, or already gone
-    }
   }
 }

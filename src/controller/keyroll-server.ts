@@ -19,6 +19,7 @@ import type { ChannelParams, SenderEvent, SenderOptions, SenderOutput, SenderPee
 import type { ControllerStore, DeviceRecord } from '../store/types.js';
 import { DEFAULT_CONTROL_PORT, formatEndpoint, openControlUdp, type ControlEndpoint, type ControlUdpSocket } from '../io/control-udp.js';
 import { anchoredClock } from '../io/clock.js';
+import { DueTimer } from '../io/due-timer.js';
 import { planSync } from './device-sync.js';
 import { logLine, type EventLog } from './log-line.js';
 import { keyStatus, type ControllerStatus, type DeviceStatus } from './status.js';
@@ -31,7 +32,6 @@ export const DEFAULT_REFRESH_MS = 2000;
 const UNKNOWN_REFRESH_MIN_MS = 250;
 // Packets of a revoked device are logged at most this often per device.
 const REFUSED_LOG_INTERVAL_MS = 10_000;
-const MAX_TIMER_MS = 0x7fff_ffff;
 // Pushes kept for a device not heard from yet (push()).
 const MAX_HELD_PUSHES = 16;
 const HELD_PUSH_MAX_AGE_MS = 60_000;
@@ -93,8 +93,7 @@ export class KeyrollServer {
   private readonly refreshIntervalMs: number;
   private readonly options: SenderOptions;
   private socket: ControlUdpSocket | null = null;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private tickDueMs = Infinity;
+  private readonly tickTimer: DueTimer;
   private refreshTimer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private lastRefreshMs = 0;
@@ -120,6 +119,11 @@ export class KeyrollServer {
         : {}),
     });
     this.sender = new KeySender(this.options);
+    this.tickTimer = new DueTimer(this.now, () => {
+      const nowMs = this.now();
+      this.carryOut(this.sender.handle({ type: 'tick' }, nowMs), null, nowMs);
+      this.armTimer();
+    });
   }
 
   // Loads the devices, then binds the socket (so no early packet meets an empty table).
@@ -346,20 +350,7 @@ export class KeyrollServer {
   // flags lazily (nextDueMs() is Infinity today), so this normally never fires; it is
   // here so a core that does want ticks gets them.
   private armTimer(): void {
-    if (this.stopped) return;
-    const due = this.sender.nextDueMs();
-    if (due === this.tickDueMs && this.tickTimer !== null) return;
-    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
-    this.tickTimer = null;
-    this.tickDueMs = due;
-    if (!Number.isFinite(due)) return;
-    this.tickTimer = setTimeout(() => {
-      this.tickTimer = null;
-      this.tickDueMs = Infinity;
-      const nowMs = this.now();
-      this.carryOut(this.sender.handle({ type: 'tick' }, nowMs), null, nowMs);
-      this.armTimer();
-    }, Math.min(MAX_TIMER_MS, Math.max(0, due - this.now())));
+    this.tickTimer.arm(this.sender.nextDueMs());
   }
 
   private scheduleRefresh(): void {
@@ -522,9 +513,8 @@ export class KeyrollServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer.stop();
     if (this.refreshTimer !== null) clearTimeout(this.refreshTimer);
-    this.tickTimer = null;
     this.refreshTimer = null;
     const pending = [...this.served.values()].map((d) => d.queue).filter((q): q is Promise<void> => q !== null);
     await Promise.allSettled(pending);

@@ -24,8 +24,8 @@ import type { ControllerStore, DeviceRecord, StoredEvent } from '../store/types.
 import { cryptoRandomSource } from '../keyroll/index.js';
 import { logFields, logLine, type EventLog } from './log-line.js';
 import type { ControllerChannelService } from './keyroll-server.js';
+import { DueTimer } from '../io/due-timer.js';
 
-const MAX_TIMER_MS = 0x7fff_ffff;
 const EVENT_FLUSH_MS = 200;
 
 export type ServerTuning = Partial<Pick<ServerOptions, 'activationIntervalMs' | 'activationMaxSends'>>;
@@ -50,8 +50,7 @@ export class SettingsService implements ControllerChannelService {
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private dirty = false; // a save failed: nothing is sent until a save succeeds
-  private timer: NodeJS.Timeout | null = null;
-  private timerDueMs = Infinity;
+  private readonly timer: DueTimer;
   private pendingEvents: Omit<StoredEvent, 'id'>[] = [];
   private eventTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -65,6 +64,13 @@ export class SettingsService implements ControllerChannelService {
         ownsAddress: (deviceId, address) => this.owner.get(address) === deviceId,
         lookupPolicy: (requester, peer, flow) => this.policies.lookup(requester, peer, flow),
       }),
+    );
+    this.timer = new DueTimer(
+      () => this.o.now(),
+      () => {
+        this.carryOut(this.core.handle({ type: 'tick' }, this.o.now()));
+        this.armTimer();
+      },
     );
   }
 
@@ -244,22 +250,7 @@ export class SettingsService implements ControllerChannelService {
   // ----------------------------------------------------------------------------- timers
 
   private armTimer(): void {
-    if (this.stopped) return;
-    const due = this.core.nextDueMs();
-    if (due === this.timerDueMs && this.timer !== null) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerDueMs = due;
-    if (!Number.isFinite(due)) return;
-    this.timer = setTimeout(
-      () => {
-        this.timer = null;
-        this.timerDueMs = Infinity;
-        this.carryOut(this.core.handle({ type: 'tick' }, this.o.now()));
-        this.armTimer();
-      },
-      Math.min(MAX_TIMER_MS, Math.max(1, due - this.o.now())),
-    );
+    this.timer.arm(this.core.nextDueMs());
   }
 
   entries(): readonly ManagementEntry[] {
@@ -283,9 +274,8 @@ export class SettingsService implements ControllerChannelService {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer.stop();
     if (this.eventTimer !== null) clearTimeout(this.eventTimer);
-    this.timer = null;
     this.eventTimer = null;
     await this.queue;
     await this.flushEvents();

@@ -145,7 +145,12 @@ test('advance() runs lifetimes at virtual time and emits soft then hard expiry',
   assert.deepEqual(events, [{ type: 'soft-expire', spi: aToB.spi, direction: 'in', atMs: 30_000 }]);
   for (let i = 0; i < 4; i++) a.sendInner(ping(i));
   b.advance();
-  assert.deepEqual(events.slice(1), [{ type: 'hard-expire', spi: aToB.spi, direction: 'in', atMs: 30_000 }]);
+  // The hard limit removed the SA; the 4th packet then meets an unknown SPI, which the
+  // data plane reports too (once a second per remote address).
+  assert.deepEqual(events.slice(1), [
+    { type: 'unknown-spi', spi: aToB.spi, remoteAddress: '192.0.2.1', atMs: 30_000 },
+    { type: 'hard-expire', spi: aToB.spi, direction: 'in', atMs: 30_000 },
+  ]);
   const c = await b.counters();
   assert.equal(c['rx.delivered'], 3);
   assert.equal(c['drop.unknown-spi'], 1);
