@@ -13,7 +13,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import { compileSelector, matchSelector } from '../../src/ipsec/selector.js';
 import { SettingsAgent, defaultAgentOptions } from '../../src/settings/agent.js';
 import { parseIp } from '../../src/wire/address.js';
-import { CBC256_KEY, GCM128_KEY, SHA256_KEY, tempDir } from './config-helpers.js';
+import { CBC256_KEY, GCM128_KEY, SHA256_KEY, assertNoSecrets, configOutcome, fuzzOneFieldReplaced, tempDir, type ConfigOutcome } from './config-helpers.js';
 
 type Obj = Record<string, unknown>;
 
@@ -42,13 +42,6 @@ function errorOf(text: string, file = 'agent.yaml'): ConfigError {
     return e;
   }
   assert.fail('config was accepted');
-}
-
-const SECRETS = [GCM128_KEY, CBC256_KEY, SHA256_KEY, GCM128_KEY.slice(0, 16), CBC256_KEY.slice(8, 24), SHA256_KEY.slice(-16)];
-
-function assertNoSecrets(message: string): void {
-  const flat = message.toLowerCase().replace(/[:\s]/g, '');
-  for (const s of SECRETS) assert.ok(!flat.includes(s.toLowerCase()), `key material appears in an error message:\n${message}`);
 }
 
 // A packet as the selector engine sees it.
@@ -386,19 +379,8 @@ test('key-looking values pasted into any field are described, never echoed', () 
 
 // ------------------------------------------------------------------------ fuzz
 
-function outcome(text: string): 'ok' | 'config-error' {
-  try {
-    parseAgentConfig(text, { file: 'fuzz.yaml' });
-    return 'ok';
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      assert.equal(e.code, 'config.invalid');
-      assert.ok(e.issues.length > 0);
-      assertNoSecrets(e.message);
-      return 'config-error';
-    }
-    throw e;
-  }
+function outcome(text: string): ConfigOutcome {
+  return configOutcome((t) => parseAgentConfig(t, { file: 'fuzz.yaml' }), text, assertNoSecrets);
 }
 
 test('random text never crashes the loader', () => {
@@ -418,33 +400,9 @@ test('random JSON values never crash the loader', () => {
   fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => void outcome(JSON.stringify(value) ?? 'null')), { numRuns: 300 });
 });
 
-function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
-  if (typeof value !== 'object' || value === null) return [prefix];
-  const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
-  return [prefix, ...entries.flatMap(([k, v]) => paths(v, [...prefix, k]))];
-}
-
 test('a valid config with one field replaced by anything loads or gives a config error', () => {
   const valid = { ...base(), dataplane: { tun: 'kp0', mtu: 1400, port: 4500 }, settings: { maxSends: 6, renewAtFraction: 0.8 }, controller: '192.0.2.10:4501' };
-  assert.equal(outcome(JSON.stringify(valid)), 'ok');
-  const all = paths(valid).filter((p) => p.length > 0);
-  fc.assert(
-    fc.property(
-      fc.constantFrom(...all),
-      fc.option(fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string(), fc.integer(), fc.double(), fc.constant(GCM128_KEY))),
-      fc.boolean(),
-      (path, replacement, asYaml) => {
-        const cfg = structuredClone(valid) as unknown as Record<string | number, unknown>;
-        let node = cfg;
-        for (const k of path.slice(0, -1)) node = node[k] as Record<string | number, unknown>;
-        const last = path[path.length - 1]!;
-        if (replacement === null) delete node[last];
-        else node[last] = replacement;
-        outcome(asYaml ? stringify(cfg) : JSON.stringify(cfg));
-      },
-    ),
-    { numRuns: 600 },
-  );
+  fuzzOneFieldReplaced(valid, outcome, { numRuns: 600, extraValues: [GCM128_KEY] });
 });
 
 test('property: the two halves of any prefix, in either order, join into that prefix; halves of different prefixes with a gap do not', () => {
