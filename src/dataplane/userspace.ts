@@ -15,6 +15,7 @@
 import type { DataPlane, DataPlaneEvent } from '../ipsec/dataplane.js';
 import { createIpsecEngine, type IpsecEngine } from '../ipsec/engine.js';
 import { DataPlaneError } from '../ipsec/errors.js';
+import { UnknownSpiReports } from '../ipsec/unknown-spi.js';
 import type { Policy, SaConfig } from '../ipsec/types.js';
 import { openTun, type TunDevice } from '../io/tun.js';
 import { openUdp, type DatagramBatch, type UdpBackend, type UdpEndpoint, type UdpPeer, type UdpSocket } from '../io/udp.js';
@@ -173,16 +174,11 @@ export async function createUserspaceDataPlane(options: UserspaceDataPlaneOption
     }
   };
 
-  // ESP for an SPI we do not have: tell the key plane, once a second per remote address
-  // (the packet is unauthenticated; the map is a bounded cache).
-  const lastUnknown = new Map<string, number>();
+  // ESP for an SPI we do not have: tell the key plane (rate-limited, unknown-spi.ts).
+  const unknownSpis = new UnknownSpiReports();
   const unknownSpi = (esp: Uint8Array, remoteAddress: string, now: number): void => {
-    const last = lastUnknown.get(remoteAddress);
-    if (last !== undefined && now - last < 1000 && now >= last) return;
-    if (lastUnknown.size >= 4096) lastUnknown.clear();
-    lastUnknown.set(remoteAddress, now);
-    const spi = ((esp[0]! << 24) | (esp[1]! << 16) | (esp[2]! << 8) | esp[3]!) >>> 0;
-    emit({ type: 'unknown-spi', spi, remoteAddress, atMs: now });
+    const event = unknownSpis.report(esp, remoteAddress, now);
+    if (event !== null) emit(event);
   };
 
   // --- inbound: UDP -> classify -> ESP -> TUN --------------------------------------------

@@ -3,6 +3,7 @@
 // address. Tests and the network simulator use it to push inner packets in on one side and
 // read them out on the other, with a virtual clock: nothing here reads the real time or
 // starts a timer (time comes from the injected nowMs function; advance() runs lifetimes).
+import { UnknownSpiReports } from './unknown-spi.js';
 import type { DataPlane, DataPlaneEvent } from './dataplane.js';
 import { createIpsecEngine, type InboundResult, type IpsecEngine, type IpsecEngineOptions, type OutboundResult } from './engine.js';
 import { DataPlaneError } from './errors.js';
@@ -78,7 +79,7 @@ export type InnerListener = (packet: Buffer, via: { readonly spi: number | null 
 export type IkeListener = (message: Uint8Array, from: { readonly address: string; readonly port: number }) => void;
 
 export class MemoryDataPlane implements DataPlane {
-  private readonly lastUnknown = new Map<string, number>();
+  private readonly unknownSpis = new UnknownSpiReports();
   readonly engine: IpsecEngine;
   private readonly wire: MemoryWire;
   private readonly nowMs: () => number;
@@ -256,14 +257,9 @@ export class MemoryDataPlane implements DataPlane {
     const now = this.nowMs();
     const result = this.engine.processInbound(d.payload, now);
     if (result.kind === 'deliver') this.deliver(result.packet, result.spi);
-    else if (result.kind === 'drop' && result.reason === 'unknown-spi' && d.payload.length >= 4) {
-      // As the userspace data plane: once a second per remote address.
-      const last = this.lastUnknown.get(d.src);
-      if (last === undefined || now - last >= 1000 || now < last) {
-        this.lastUnknown.set(d.src, now);
-        const p = d.payload;
-        this.emit({ type: 'unknown-spi', spi: ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0, remoteAddress: d.src, atMs: now });
-      }
+    else if (result.kind === 'drop' && result.reason === 'unknown-spi') {
+      const event = this.unknownSpis.report(d.payload, d.src, now);
+      if (event !== null) this.emit(event);
     }
     return result;
   }
