@@ -1,6 +1,7 @@
 // `keyplane controller run|status`: the controller's control channel (seed-004 key sender
 // for every enrolled device, src/controller/keyroll-server.ts) on its store, and a look at
 // a running one through its control socket.
+import { isDeepStrictEqual } from 'node:util';
 import type { Command } from 'commander';
 import { KeyrollServer, DEFAULT_LISTEN } from '../../controller/keyroll-server.js';
 import { formatControllerStatus, type ControllerStatus } from '../../controller/status.js';
@@ -195,7 +196,7 @@ async function seedPolicies(store: SqliteControllerStore, cfg: ControllerConfig,
     if (had === undefined) {
       await store.addPolicy(p, Date.now());
       log.info(`policy ${p.name} added from ${cfg.file}`);
-    } else if (JSON.stringify({ ...had, id: undefined, createdAtMs: undefined }) !== JSON.stringify({ ...p, id: undefined, createdAtMs: undefined })) {
+    } else if (!isDeepStrictEqual({ a: had.a, b: had.b, flow: had.flow, applied: had.applied }, { a: p.a, b: p.b, flow: p.flow, applied: p.applied })) {
       log.warn(`policy ${p.name} in ${cfg.file} differs from the stored one; the stored one is kept (keyplane policy rm ${p.name} to take the file's)`);
     }
   }
